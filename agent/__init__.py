@@ -1,0 +1,1 @@
+"""Firefly Processes station agent."""

@@ -1,0 +1,1 @@
+"""Action types, one module each."""

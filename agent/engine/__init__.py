@@ -1,0 +1,1 @@
+"""The process engine: events in, executions out. See docs/architecture.md."""

@@ -1,0 +1,39 @@
+"""Pruning finished executions by age and count, so a station's SD card does not fill up."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from agent.core.models import FINISHED_STATUSES, ProcessExecution, database, utcnow
+
+BATCH = 500
+
+
+def prune(days: int, max_executions: int, now: dt.datetime | None = None) -> int:
+    """Delete finished executions older than ``days`` or beyond the newest ``max_executions``.
+
+    Steps and logs go with them (ON DELETE CASCADE). Their outbox copies are untouched, so
+    pruning never loses what central has not received yet. Returns the number deleted.
+    """
+    cutoff = (now or utcnow()) - dt.timedelta(days=days)
+    finished = ProcessExecution.status.in_(tuple(FINISHED_STATUSES))
+    keep_from = (ProcessExecution.select(ProcessExecution.id).where(finished)
+                 .order_by(ProcessExecution.id.desc()).offset(max_executions).limit(1).scalar())
+    condition = finished & (ProcessExecution.started_at < cutoff)
+    if keep_from is not None:
+        condition = finished & ((ProcessExecution.started_at < cutoff)
+                                | (ProcessExecution.id <= keep_from))
+    deleted = 0
+    while True:
+        with database.atomic():
+            ids = [e.id for e in ProcessExecution.select(ProcessExecution.id)
+                   .where(condition).limit(BATCH)]
+            if not ids:
+                break
+            deleted += ProcessExecution.delete().where(ProcessExecution.id.in_(ids)).execute()
+    if deleted and database.obj is not None and hasattr(database.obj, "pragma"):
+        try:
+            database.execute_sql("PRAGMA incremental_vacuum(1000)")
+        except Exception:  # noqa: BLE001 - PostgreSQL or an old file without auto_vacuum
+            pass
+    return deleted

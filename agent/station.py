@@ -1,0 +1,73 @@
+"""A station assembled: database, modules, engine, scheduler, radio and sync adapters."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from agent.config import AgentConfig
+from agent.core.db import open_and_migrate
+from agent.core.ids import HybridClock
+from agent.engine.context import Services
+from agent.engine.engine import Engine
+from agent.engine.retention import prune
+from agent.modules.alerts import AlertService
+
+_LOG = logging.getLogger(__name__)
+
+RETENTION_INTERVAL_SECONDS = 3600.0
+
+# Adapters that join a running station (radio, sync...): each gets the station and returns a
+# stop function, or None when its configuration says it is off.
+ADAPTERS: list[Callable[[Station], Callable[[], None] | None]] = []
+
+
+def make_services(station_id: str) -> Services:
+    """The station's modules, as processes reach them."""
+    clock = HybridClock(station_id)
+    services = Services(station_id=station_id, clock=clock)
+    services.modules["alerts"] = AlertService(station_id, clock)
+    return services
+
+
+class Station:
+    def __init__(self, config: AgentConfig, *, with_scheduler: bool = True) -> None:
+        self.config = config
+        self.db = open_and_migrate(config.station.db)
+        self.services = make_services(config.station.id)
+        self.scheduler: Any = (BackgroundScheduler(timezone=config.station.timezone)
+                               if with_scheduler else None)
+        self.engine = Engine(self.services, config.engine.engine_settings(), self.scheduler)
+        self._stops: list[Callable[[], None]] = []
+
+    def start(self, *, adapters: bool = True) -> None:
+        if self.scheduler is not None:
+            self.scheduler.start()
+        self.engine.start()
+        self.engine.call(self._retention)
+        if adapters:
+            for adapter in ADAPTERS:
+                stop = adapter(self)
+                if stop is not None:
+                    self._stops.append(stop)
+
+    def _retention(self) -> None:
+        try:
+            removed = prune(self.config.retention.days, self.config.retention.max_executions)
+            if removed:
+                _LOG.info("retention: pruned %d finished executions", removed)
+        finally:
+            self.engine.call_later(RETENTION_INTERVAL_SECONDS, self._retention)
+
+    def stop(self) -> None:
+        for stop in reversed(self._stops):
+            try:
+                stop()
+            except Exception:  # noqa: BLE001 - stopping the rest matters more
+                _LOG.exception("error while stopping an adapter")
+        self.engine.stop()
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)

@@ -1,0 +1,1 @@
+"""Trigger types, one module each."""
