@@ -23,6 +23,14 @@ class Services:
     clock: HybridClock
     submit: Callable[[Event], None] = lambda event: None
     modules: dict[str, Any] = field(default_factory=dict)
+    # Module hooks: called on the engine thread, inside a transaction, for every event of
+    # the type, before triggers are matched; they may write the database and return events
+    # they cause (a position -> zone_entry). See Engine._dispatch.
+    observers: dict[str, list[Callable[[Event], list[Event]]]] = field(default_factory=dict)
+    engine: Any = None  # the Engine, for call / call_later from modules
+
+    def observe(self, event_type: str, hook: Callable[[Event], list[Event]]) -> None:
+        self.observers.setdefault(event_type, []).append(hook)
 
     def get(self, name: str) -> Any:
         try:

@@ -82,6 +82,7 @@ class Engine:
         self.settings = settings or EngineSettings()
         self.scheduler = scheduler
         services.submit = self.submit
+        services.engine = self
         self.runner = Runner(self)
         self.index = TriggerIndex()
         self.processes: dict[str, CompiledProcess] = {}
@@ -215,6 +216,14 @@ class Engine:
 
     def _dispatch(self, event: Event) -> None:
         self.stats["events"] += 1
+        for hook in self.services.observers.get(event.type, ()):
+            try:
+                with database.atomic():
+                    caused = hook(event)
+            except Exception:  # noqa: BLE001 - a module's bug must not stop the triggers
+                _LOG.exception("module hook %s failed on %s", hook, event.type)
+                continue
+            self.deliver(caused)
         started: set[str] = set()
         candidates = self.index.candidates(event.type, event.keys)
         candidates.sort(key=lambda pt: -pt[1].priority)
