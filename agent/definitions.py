@@ -9,7 +9,7 @@ Errors name the exact place: ``actions[2].action_config.text: required``.
 
 from __future__ import annotations
 
-import copy
+import json
 import re
 from collections.abc import Iterable
 from functools import cache
@@ -165,7 +165,7 @@ def validate_definition(data: Any) -> dict[str, Any]:
 
 
 def normalise(data: dict[str, Any]) -> dict[str, Any]:
-    d = copy.deepcopy(data)
+    d: dict[str, Any] = json.loads(json.dumps(data))  # a deep copy with no shared items
     d.setdefault("description", None)
     d.setdefault("is_active", True)
     d.setdefault("mode", "single")
@@ -220,3 +220,10 @@ def needs_radio(definition: dict[str, Any]) -> bool:
 def slug(name: str) -> str:
     """A process name as typed on a handset: ``Evac North`` -> ``evac-north``."""
     return SLUG.sub("-", name.casefold()).strip("-")
+
+
+if __name__ == "__main__":
+    import sys
+
+    json.dump(definition_schema(), sys.stdout, indent=2, sort_keys=True)
+    sys.stdout.write("\n")

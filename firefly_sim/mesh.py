@@ -128,9 +128,7 @@ class Mesh:
         self.settings = settings
         self.preset = get_preset(settings.modem_preset)
         self.duty_cycle_limit = (
-            settings.duty_cycle
-            if settings.duty_cycle is not None
-            else duty_cycle_percent(settings.region)
+            settings.duty_cycle if settings.duty_cycle is not None else duty_cycle_percent(settings.region)
         )
         self.timers = timers
         self.telemetry_interval = telemetry_interval
@@ -391,7 +389,7 @@ class Mesh:
                     continue
                 pkt = packets.mesh_packet(0, 0, 0, b"", 0)
                 pkt.CopyFrom(p)
-                setattr(pkt, "from", st.identity.num)  # noqa: B010
+                setattr(pkt, "from", st.identity.num)
                 pkt.rx_time = int(now)
                 pkt.rx_snr = self._rng.choice((5.0, 6.25, 7.5, 8.75))
                 pkt.rx_rssi = self._rng.randint(-95, -70)
@@ -406,9 +404,7 @@ class Mesh:
                 heard.append(node.id)
                 heard_nums.add(node.num)
                 if text is not None:
-                    node.received.append(
-                        ReceivedText(st.identity.num, dest, int(p.channel), text, now)
-                    )
+                    node.received.append(ReceivedText(st.identity.num, dest, int(p.channel), text, now))
                     for listener in list(self.text_listeners):
                         try:
                             listener(node, st.identity.num, dest, int(p.channel), text)
@@ -430,9 +426,7 @@ class Mesh:
                 acker = dest if dest in heard_nums else None
             ack_airtime_s = self.preset.time_on_air_ms(MESHTASTIC_HEADER_BYTES + 12) / 1000.0
             if acker is not None:
-                self.timers.schedule(
-                    ack_airtime_s, lambda: self._routing_reply(st, p, rec, acker, "NONE")
-                )
+                self.timers.schedule(ack_airtime_s, lambda: self._routing_reply(st, p, rec, acker, "NONE"))
             else:
                 retry_s = min(
                     30.0, RELIABLE_RETRANSMISSIONS * 2.0 * (rec.airtime_ms / 1000.0 + ack_airtime_s)
@@ -442,9 +436,7 @@ class Mesh:
                     lambda: self._routing_reply(st, p, rec, st.identity.num, "MAX_RETRANSMIT"),
                 )
 
-    def _routing_reply(
-        self, st: Station, p: Any, rec: Transmission, from_num: int, reason: str
-    ) -> None:
+    def _routing_reply(self, st: Station, p: Any, rec: Transmission, from_num: int, reason: str) -> None:
         with self.lock:
             remote = from_num != st.identity.num
             node = self._nodes.get(from_num)
@@ -490,9 +482,7 @@ class Mesh:
 
     def add_node(self, node: VirtualNode, announce: bool = True) -> VirtualNode:
         with self.lock:
-            if node.num in self._nodes or any(
-                s.identity.num == node.num for s in self._stations.values()
-            ):
+            if node.num in self._nodes or any(s.identity.num == node.num for s in self._stations.values()):
                 raise SimError(f"node {node.id} already exists")
             self._nodes[node.num] = node
             log.info("node %s (%s) added", node.id, node.long_name)
@@ -583,9 +573,7 @@ class Mesh:
         if not data:
             raise SimError("text must not be empty")
         if len(data) > MAX_TEXT_BYTES:
-            raise SimError(
-                f"text is {len(data)} UTF-8 bytes; a packet carries at most {MAX_TEXT_BYTES}"
-            )
+            raise SimError(f"text is {len(data)} UTF-8 bytes; a packet carries at most {MAX_TEXT_BYTES}")
         if not 0 <= channel < len(self.settings.channels):
             raise SimError(f"channel {channel} is not configured (0..{len(self.settings.channels) - 1})")
         with self.lock:
@@ -599,9 +587,7 @@ class Mesh:
 
     def _report_telemetry(self, node: VirtualNode) -> dict[str, Any]:
         uptime = int(time.time() - node.started)
-        payload = packets.telemetry_pb(
-            node.battery, node.effective_voltage, uptime
-        ).SerializeToString()
+        payload = packets.telemetry_pb(node.battery, node.effective_voltage, uptime).SerializeToString()
         return self._node_transmit(node, packets.TELEMETRY_APP, payload)
 
     def _announce(self, node: VirtualNode) -> dict[str, Any]:
@@ -690,4 +676,3 @@ class Mesh:
                 self._report_telemetry(node)
             elif kind == "nodeinfo":
                 self._announce(node)
-

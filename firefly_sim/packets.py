@@ -62,9 +62,7 @@ def _enum_value(enum: Any, name: str, default: str) -> int:
         return int(enum.Value(default))
 
 
-def user_pb(
-    num: int, long_name: str, short_name: str, hw_model: str = "TBEAM", role: str = "CLIENT"
-) -> Any:
+def user_pb(num: int, long_name: str, short_name: str, hw_model: str = "TBEAM", role: str = "CLIENT") -> Any:
     return mesh_pb2.User(
         id=node_id(num),
         long_name=long_name,
@@ -270,7 +268,7 @@ def mesh_packet(
         priority=priority,
         decoded=mesh_pb2.Data(portnum=portnum, payload=payload, request_id=request_id),
     )
-    setattr(pkt, "from", from_num)  # "from" is a Python keyword  # noqa: B010
+    setattr(pkt, "from", from_num)  # "from" is a Python keyword
     return pkt
 
 
@@ -310,9 +308,7 @@ def from_radio_packet(packet: Any) -> Any:
 
 def queue_status(packet_id: int = 0, free: int = QUEUE_MAXLEN, res: int = 0) -> Any:
     return mesh_pb2.FromRadio(
-        queueStatus=mesh_pb2.QueueStatus(
-            res=res, free=free, maxlen=QUEUE_MAXLEN, mesh_packet_id=packet_id
-        )
+        queueStatus=mesh_pb2.QueueStatus(res=res, free=free, maxlen=QUEUE_MAXLEN, mesh_packet_id=packet_id)
     )
 
 

@@ -271,6 +271,7 @@ class Alert(BaseModel):
     message = TextField(default="")
     source = CharField(default="operator")  # process, node, operator, system
     source_ref = TextField(null=True)  # execution uid, node id or user name
+    process_uid = CharField(null=True)  # the process that raised it (resolve_alert finds it)
     node_id = CharField(null=True)
     zone = TextField(null=True)
     lat = FloatField(null=True)

@@ -75,6 +75,7 @@ def alert_record(alert: Alert) -> dict[str, Any]:
         "message": alert.message,
         "source": alert.source,
         "source_ref": alert.source_ref,
+        "process_uid": alert.process_uid,
         "node_id": alert.node_id,
         "zone": alert.zone,
         "lat": alert.lat,

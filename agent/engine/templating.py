@@ -19,7 +19,7 @@ from typing import Any
 MAX_OUTPUT_CHARS = 4096
 MAX_TEMPLATE_CHARS = 4096
 
-_EXPR = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
+_EXPR = re.compile(r"\{\{((?:(?!\}\}|\{\{).)*)\}\}", re.DOTALL)
 _SEGMENT = re.compile(r"^[A-Za-z0-9_\-]+$")
 _FILTER = re.compile(r"^\s*([a-z_]+)\s*(?:\((.*)\))?\s*$", re.DOTALL)
 

@@ -26,17 +26,18 @@ Meshtastic over-the-air overhead assumed by :func:`packet_airtime_ms`
   varint for ``payload``, and 2 bytes for the ``bitfield`` the firmware adds to every
   packet it originates.
 
-So ``PL = n + 21`` for ``n < 128`` and ``n + 22`` up to the 233-byte maximum.  AES-CTR
+So ``PL = n + 22`` for ``n < 128`` and ``n + 23`` above (232 bytes -> 255, the
+LoRa maximum).  AES-CTR
 channel encryption does not change the length.  PKI-encrypted direct messages
 (12 more bytes), ``reply_id``/``emoji`` fields and relays (every rebroadcast costs
 another time on air) are not included.
 
 Worked example (LONG_FAST = SF11, 250 kHz, CR 4/5, 10-byte text)::
 
-    PL        = 10 + 21 = 31 bytes
+    PL        = 10 + 22 = 32 bytes
     T_sym     = 2048 / 250000 s = 8.192 ms          (DE = 0, < 16 ms)
     preamble  = (16 + 4.25) * 8.192 = 165.888 ms
-    N_payload = 8 + ceil((248 - 44 + 28 + 16) / 44) * 5 = 8 + ceil(5.636) * 5 = 38 symbols
+    N_payload = 8 + ceil((256 - 44 + 28 + 16) / 44) * 5 = 8 + ceil(5.818) * 5 = 38 symbols
     ToA       = 165.888 + 38 * 8.192 = 477.184 ms
 """
 
@@ -210,9 +211,7 @@ def get_preset(name: str) -> ModemPreset:
     """
     preset = _PRESETS_BY_KEY.get(_normalise(name))
     if preset is None:
-        raise ValueError(
-            f"unknown modem preset {name!r}; known: {', '.join(sorted(MODEM_PRESETS))}"
-        )
+        raise ValueError(f"unknown modem preset {name!r}; known: {', '.join(sorted(MODEM_PRESETS))}")
     return preset
 
 
