@@ -68,6 +68,7 @@ class RunHandle:
 
     created: Future[int] = field(default_factory=Future)
     finished: Future[str] = field(default_factory=Future)
+    execution_uid: str = ""  # the uid to give the execution (central's), "" for a new one
 
 
 class EngineError(Exception):
@@ -119,9 +120,14 @@ class Engine:
         return future
 
     def run_process(self, process_ref: str, data: dict[str, Any] | None = None,
-                    triggered_by: str = "system", source: str = "api") -> RunHandle:
-        """Run a process now, whatever its triggers (manual execution)."""
-        handle = RunHandle()
+                    triggered_by: str = "system", source: str = "api",
+                    execution_uid: str = "") -> RunHandle:
+        """Run a process now, whatever its triggers (manual execution).
+
+        ``execution_uid``: the uid the execution row gets (a run commanded by central, which
+        already shows that execution as queued); by default a new one.
+        """
+        handle = RunHandle(execution_uid=execution_uid)
         event = Event(type="manual", data=dict(data or {}), source=source,
                       keys=frozenset({process_ref}), triggered_by=triggered_by)
         self._inbox.put(("run", process_ref, event, handle))
@@ -273,7 +279,8 @@ class Engine:
                                  "times in a minute")
             self._drop(process, event, handle, "process paused by the rate guard")
             return
-        run = Run(process=process, event=event)
+        run = Run(process=process, event=event,
+                  execution_uid=handle.execution_uid if handle is not None else "")
         if handle is not None:
             run.on_created.append(handle.created.set_result)
             run.on_finished.append(lambda r: handle.finished.set_result(r.status))
@@ -300,7 +307,8 @@ class Engine:
     def _enqueue(self, run: Run, waiting: deque[Run]) -> None:
         with database.atomic():
             execution = store.create_execution(run.process, run.event,
-                                               self.services.station_id, "queued")
+                                               self.services.station_id, "queued",
+                                               uid=run.execution_uid or None)
             store.outbox_execution(execution.id)
         run.execution_id, run.execution_uid, run.status = execution.id, execution.uid, "queued"
         for callback in run.on_created:
@@ -332,7 +340,8 @@ class Engine:
         self.stats["dropped"] += 1
         with database.atomic():
             execution = store.create_execution(process, event, self.services.station_id,
-                                               "dropped", reason)
+                                               "dropped", reason,
+                                               uid=handle.execution_uid or None if handle else None)
             store.add_log(execution.id, 1, f"not run: {reason}", "warning")
             store.outbox_execution(execution.id)
         if handle is not None:

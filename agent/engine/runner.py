@@ -128,7 +128,7 @@ class Runner:
 
     def _create(self, run: Run) -> None:
         execution = store.create_execution(run.process, run.event, self.services.station_id,
-                                           "running")
+                                           "running", uid=run.execution_uid or None)
         run.execution_id, run.execution_uid = execution.id, execution.uid
         self._log(run, f"triggered by {run.event.type} ({run.event.source}, "
                        f"{run.event.triggered_by})")

@@ -27,10 +27,13 @@ COUNTED_STATUSES = frozenset({"completed", "failed", "timeout", "interrupted"})
 
 
 def create_execution(
-    process: CompiledProcess, event: Event, station_id: str, status: str, error: str | None = None
+    process: CompiledProcess, event: Event, station_id: str, status: str, error: str | None = None,
+    uid: str | None = None,
 ) -> ProcessExecution:
+    """``uid``: given when central created the execution (a run command); else a new one."""
     now = utcnow()
     return ProcessExecution.create(
+        **({"uid": uid} if uid else {}),
         process_id=process.id,
         process_uid=process.uid,
         process_version=process.version,
