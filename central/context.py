@@ -32,7 +32,7 @@ class CentralContext:
     on_change: list[ChangeHook] = field(default_factory=list)
     # The ids of the known field stations (the sync replaces it with its station registry);
     # a process assigned to "*" is handed to each of them when run manually.
-    station_ids: Callable[[], list[str]] = lambda: []
+    station_ids: Callable[[], list[str]] = list
     # Every route declared with central.api._common (filled by make_app): the OpenAPI
     # document and the permission test are generated from it.
     routes: list[RouteSpec] = field(default_factory=list)

@@ -21,7 +21,6 @@ from peewee import (
     DateTimeField,
     ForeignKeyField,
     IntegerField,
-    TextField,
 )
 
 from agent.core.ids import new_uid

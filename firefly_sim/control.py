@@ -321,6 +321,7 @@ class ControlApi:
         for r in radios:
             server = self.radios.get(r["port"])
             r["refusing_for_s"] = round(server.refusing_for(), 3) if server else 0.0
+            r["listening"] = server.listening() if server else False
         return 200, {"radios": radios}
 
     def radio_drop(self, port: str, *, query: dict[str, list[str]], body: dict[str, Any]) -> tuple[int, Any]:

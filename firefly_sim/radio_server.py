@@ -226,6 +226,11 @@ class RadioServer:
         with self._lock:
             return max(0.0, self._refuse_until - time.monotonic())
 
+    def listening(self) -> bool:
+        """True when the port accepts connections (false while refusing after a drop)."""
+        with self._lock:
+            return self._listener is not None
+
     def client_count(self) -> int:
         with self._lock:
             return sum(1 for s in self._sessions if not s.closed)

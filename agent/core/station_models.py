@@ -78,7 +78,7 @@ class OutboundMessage(BaseModel):
     send_after = DateTimeField(default=utcnow)
     sent_at = DateTimeField(null=True)
     want_ack = BooleanField(default=False)
-    packet_id = IntegerField(null=True)
+    packet_id = IntegerField(null=True, index=True)
     outcome = TextField(null=True)  # routing ACK/NAK reason, or why it was not sent
     airtime_ms = FloatField(null=True)
     part = IntegerField(default=1)
@@ -86,6 +86,12 @@ class OutboundMessage(BaseModel):
     coalesce_key = CharField(null=True, index=True)
     execution_uid = CharField(null=True)
     step_result = JSONField(null=True)
+    # Added by the radio queue: the parts of one text, the step that queued it, retries, expiry.
+    group_uid = CharField(null=True, index=True)  # shared by the parts of one text
+    action_order = IntegerField(null=True)  # with execution_uid and step_attempt: the step
+    step_attempt = IntegerField(null=True)
+    send_attempts = IntegerField(default=0)  # transmissions tried (NAK retries count)
+    expires_at = DateTimeField(null=True)  # still pending then: expired
 
     class Meta:
         table_name = "outbound_messages"

@@ -104,6 +104,8 @@ class Engine:
         self._definitions_seen: dt.datetime | None = None
         self._next_poll = 0.0
         self._recover_on_start = True
+        # Called on the engine thread when an execution ends (monitoring, benchmarks).
+        self.on_finished: list[Callable[[Run], None]] = []
         self.stats: dict[str, int] = dict.fromkeys(
             ("events", "executions", "dropped", "loop_refused", "condition_errors", "paused"), 0)
 
@@ -353,7 +355,7 @@ class Engine:
         if run in active:
             active.remove(run)
             self._running -= 1
-        for callback in run.on_finished:
+        for callback in (*run.on_finished, *self.on_finished):
             callback(run)
         run.on_finished.clear()
         waiting = self._queued.get(run.process.uid)

@@ -47,6 +47,7 @@ class Run:
     token: int = 0  # bumped on every suspension: stale wake-ups are ignored
     step_id: int | None = None  # the step row of an external or delay step in flight
     step_started: dt.datetime | None = None
+    pending_logs: list[dict[str, Any]] = field(default_factory=list)  # written at commit points
     done: bool = False
     status: str = "running"
     on_created: list[Callable[[int], None]] = field(default_factory=list)
@@ -95,7 +96,7 @@ class Runner:
                 if resume is not None:
                     events += resume(run) or []
                     if run.status == "waiting":
-                        store.outbox_execution(run.execution_id)
+                        self._outbox(run)
                 while not run.done and run.status != "waiting":
                     if self._past_deadline(run):
                         self._finish(run, "timeout", "execution timeout "
@@ -106,14 +107,16 @@ class Runner:
                         break
                     suspended = self._step(run, events, after_commit)
                     if suspended:
-                        store.outbox_execution(run.execution_id)
+                        self._outbox(run)
                         break
                     if not run.done and run.index < len(run.process.actions):
+                        store.add_logs(run.pending_logs)
                         tx.commit()
                         self.engine.deliver(events)
                         events = []
         except Exception:  # noqa: BLE001 - a bug must fail one execution, never the engine
             _LOG.exception("execution %s of %s crashed", run.execution_id, run.process.name)
+            run.pending_logs.clear()
             events = []
             after_commit = []
             self._crashed(run)
@@ -340,7 +343,7 @@ class Runner:
                 error or status, severity="warning", source_ref=run.execution_uid,
                 chain=(*run.event.chain, run.process.uid),
             )
-        store.outbox_execution(run.execution_id)
+        self._outbox(run)
         run.done, run.status = True, status
 
     def _crashed(self, run: Run) -> None:
@@ -358,7 +361,12 @@ class Runner:
 
     def _log(self, run: Run, message: str, level: str = "info", step: int | None = None) -> None:
         run.log_seq += 1
-        store.add_log(run.execution_id, run.log_seq, message, level, step)
+        run.pending_logs.append({"execution": run.execution_id, "seq": run.log_seq, "at": utcnow(),
+                                 "level": level, "step": step, "message": message[:2000]})
+
+    def _outbox(self, run: Run) -> None:
+        store.add_logs(run.pending_logs)
+        store.outbox_execution(run.execution_id)
 
 
 def _ms(t0: float) -> int:

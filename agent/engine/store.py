@@ -56,6 +56,13 @@ def add_log(execution_id: int, seq: int, message: str, level: str = "info",
                                message=message[:2000])
 
 
+def add_logs(rows: list[dict[str, Any]]) -> None:
+    """Write buffered log lines (and empty the buffer)."""
+    if rows:
+        ProcessExecutionLog.insert_many(rows).execute()
+        rows.clear()
+
+
 def add_step(execution_id: int, action: CompiledAction, attempt: int, status: str,
              started_at: dt.datetime, **fields: Any) -> ProcessExecutionStep:
     return ProcessExecutionStep.create(

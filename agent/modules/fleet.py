@@ -69,6 +69,16 @@ def save_local(row: FleetRecord, clock: HybridClock, origin: str) -> dict[str, A
     return record
 
 
+def _newer(incoming: str, stored: str | None) -> bool:
+    """Last writer wins; an empty or malformed stored clock loses to any other (the same rule
+    as agent.sync.records.newer)."""
+    try:
+        stored_key = parse_hlc(stored) if stored else (-1, 0, "")
+    except ValueError:
+        stored_key = (-1, 0, stored or "")
+    return parse_hlc(incoming) > stored_key
+
+
 def _field_value(field: Field, value: Any) -> Any:
     if isinstance(field, DateTimeField) and isinstance(value, str):
         return dt.datetime.fromisoformat(value).replace(tzinfo=None)
@@ -95,15 +105,17 @@ def apply_remote(kind: str, record: dict[str, Any], clock: HybridClock | None = 
     if clock is not None:
         clock.observe(hlc)
     row = model.get_or_none(model.uid == uid)
-    if row is not None and row.hlc and row.hlc >= hlc:
+    if row is not None and not _newer(hlc, row.hlc):
         return False
     if row is None:
         row = model(uid=uid)
     fields = {f.name: f for f in model._meta.sorted_fields if f.name != "id"}
     try:
         for name, value in record.items():
-            if name in fields:
-                setattr(row, name, _field_value(fields[name], value))
+            field = fields.get(name)
+            if field is None or (value is None and not field.null):
+                continue
+            setattr(row, name, _field_value(field, value))
     except ValueError as exc:
         raise InvalidRecord(f"{kind}: {exc}") from None
     row.save()

@@ -66,7 +66,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import bottle
-import jsonschema
+import jsonschema  # type: ignore[import-untyped]
 from bottle import Bottle
 
 from agent.definitions import format_path
@@ -289,7 +289,9 @@ class Api:
         params = tuple((m.group(1), int if m.group(2) else str)
                        for m in _PLACEHOLDER.finditer(path))
         openapi_path = _PLACEHOLDER.sub(lambda m: "{" + m.group(1) + "}", path)
-        bottle_path = _PLACEHOLDER.sub(lambda m: f"<{m.group(1)}>", path)
+        bottle_path = _PLACEHOLDER.sub(
+            lambda m: f"<{m.group(1)}:re:[0-9]{{1,19}}>" if m.group(2) else f"<{m.group(1)}>",
+            path)
 
         def decorate(handler: Handler) -> Handler:
             spec = RouteSpec(method=method, path=openapi_path, bottle_path=bottle_path,

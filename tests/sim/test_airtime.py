@@ -73,7 +73,7 @@ def test_matches_reference_table(preset: str, expected: list[int]) -> None:
 def test_every_preset_monotonic_and_positive(name: str) -> None:
     assert name in MODEM_PRESETS
     previous = 0.0
-    for size in range(0, 234):
+    for size in range(234):
         t = packet_airtime_ms(size, name)
         assert t > 0
         assert t >= previous, f"{name}: airtime decreased at {size} bytes"

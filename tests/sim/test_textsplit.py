@@ -120,7 +120,18 @@ def test_small_limit() -> None:
 @pytest.mark.parametrize("seed", range(8))
 def test_random_mixed_text(seed: int) -> None:
     rng = random.Random(seed)
-    alphabet = ["a", "b", " ", "ü", "ß", "雪", "\U0001f600", "\U0001f44d\U0001f3fb", "\U0001f1eb\U0001f1f7", "\n"]
+    alphabet = [
+        "a",
+        "b",
+        " ",
+        "ü",
+        "ß",
+        "雪",
+        "\U0001f600",
+        "\U0001f44d\U0001f3fb",
+        "\U0001f1eb\U0001f1f7",
+        "\n",
+    ]
     text = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 900)))
     limit = rng.choice([40, 100, 200, 232])
     check_parts(text, split_text(text, limit), limit)

@@ -11,10 +11,10 @@ const ROUTES = [
   { path: "monitor", module: "./monitor/monitor.js", nav: "Monitor", perm: "processes:view" },
   { path: "templates", module: "./pages/templates.js", nav: "Templates", perm: "processes:view" },
   { path: "stations", module: "./pages/stations.js", nav: "Stations", perm: "stations:view" },
-  { path: "alerts", module: "./pages/alerts.js", nav: "Alerts", perm: "alerts:view" },
-  { path: "zones", module: "./pages/zones.js", nav: "Zones", perm: "zones:view" },
-  { path: "users", module: "./pages/users.js", nav: "Users & groups", perm: "users:view" },
-  { path: "bots", module: "./pages/bots.js", nav: "Bots", perm: "bots:view" },
+  { path: "alerts", module: "./pages/alerts.js", nav: "Alerts", perm: "modules:view" },
+  { path: "zones", module: "./pages/zones.js", nav: "Zones", perm: "modules:view" },
+  { path: "users", module: "./pages/users.js", nav: "Users & groups", perm: "modules:view" },
+  { path: "bots", module: "./pages/bots.js", nav: "Bots", perm: "modules:view" },
 ];
 
 const main = document.getElementById("main");

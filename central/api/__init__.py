@@ -1,0 +1,1 @@
+"""The API modules: each exposes ``register(app, ctx)`` (see central/api/_common.py)."""

@@ -1,0 +1,120 @@
+"""``firefly-central serve``: the database, the central engine, optional services, waitress.
+
+Optional services (the MQTT sync) join through SERVICE_MODULES: each importable module there
+that has ``start(ctx) -> stop callable | None`` is started after the engine, stopped before it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from agent.core.ids import HybridClock
+from agent.core.models import Outbox, database, utcnow
+from agent.engine.context import Services
+from agent.engine.engine import Engine
+from agent.modules.alerts import AlertService
+from central.app import make_app
+from central.auth import purge_expired_sessions, purge_login_attempts
+from central.commands import expire_commands
+from central.config import CentralSettings, parse_listen
+from central.context import CentralContext
+from central.db import open_central_database
+
+_LOG = logging.getLogger(__name__)
+
+SERVICE_MODULES = ("central.sync",)
+HOUSEKEEPING_SECONDS = 300.0
+OUTBOX_KEEP_SECONDS = 86400  # central has no upstream: its engine's outbox rows are dropped
+
+
+def make_engine(clock: HybridClock) -> tuple[Engine, Any]:
+    """The engine for processes assigned to station "central", with the alerts module."""
+    services = Services(station_id="central", clock=clock)
+    services.modules["alerts"] = AlertService("central", clock)
+    scheduler = BackgroundScheduler(timezone="UTC")
+    return Engine(services, scheduler=scheduler), scheduler
+
+
+def housekeeping(engine: Engine | None) -> None:
+    """Expire commands, drop old sessions, login attempts and central's own outbox rows."""
+    import datetime as dt
+
+    with database.connection_context():
+        expired = expire_commands()
+        purge_expired_sessions()
+        purge_login_attempts()
+        Outbox.delete().where(Outbox.created_at < utcnow() - dt.timedelta(
+            seconds=OUTBOX_KEEP_SECONDS)).execute()
+    if expired:
+        _LOG.info("housekeeping: %d commands expired", expired)
+
+
+def start_services(ctx: CentralContext) -> list[Callable[[], None]]:
+    stops: list[Callable[[], None]] = []
+    for name in SERVICE_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        start = getattr(module, "start", None)
+        if start is not None:
+            stop = start(ctx)
+            if stop is not None:
+                stops.append(stop)
+    return stops
+
+
+def serve(settings: CentralSettings, *, ready: Callable[[str, int], None] | None = None) -> None:
+    import waitress
+
+    db = open_central_database(settings.database.url,
+                               run_migrations=settings.database.migrate_on_start)
+    ctx = CentralContext(settings=settings, db=db)
+    scheduler: Any = None
+    if settings.engine.enabled:
+        ctx.engine, scheduler = make_engine(ctx.clock)
+        scheduler.start()
+        ctx.engine.start(recover=True)
+    app = make_app(settings, ctx)
+    stops = start_services(ctx)
+    stopping = threading.Event()
+
+    def keep_house() -> None:
+        while not stopping.wait(HOUSEKEEPING_SECONDS):
+            try:
+                housekeeping(ctx.engine)
+            except Exception:  # noqa: BLE001 - try again next time
+                _LOG.exception("housekeeping failed")
+
+    threading.Thread(target=keep_house, name="housekeeping", daemon=True).start()
+    host, port = parse_listen(settings.server.listen)
+    server = waitress.create_server(app, host=host, port=port, threads=settings.server.threads,
+                                    ident="firefly-central")
+    _LOG.info("central listening on http://%s:%d (database %s)", host, server.effective_port,
+              settings.database.url.split("@")[-1])
+    if ready is not None:
+        ready(host, int(server.effective_port))
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stopping.set()
+        server.close()
+        for stop in reversed(stops):
+            try:
+                stop()
+            except Exception:  # noqa: BLE001 - stopping the rest matters more
+                _LOG.exception("error while stopping a service")
+        if ctx.engine is not None:
+            ctx.engine.stop()
+        if scheduler is not None and scheduler.running:
+            scheduler.shutdown(wait=False)
