@@ -119,3 +119,11 @@ def test_published_schema_document_matches_the_registries() -> None:
     ).stdout
     assert json.loads(SCHEMA_FILE.read_text()) == json.loads(generated), \
         "regenerate with: .venv/bin/python -m agent.definitions > docs/process-definition.schema.json"
+
+
+def test_reference_document_matches_the_registries() -> None:
+    """docs/process-definitions.md is generated: `python -m agent.reference > ...`."""
+    generated = subprocess.run([sys.executable, "-m", "agent.reference"], capture_output=True,
+                               text=True, check=True, cwd=REPO).stdout
+    assert (REPO / "docs" / "process-definitions.md").read_text() == generated, \
+        "regenerate with: .venv/bin/python -m agent.reference > docs/process-definitions.md"
