@@ -200,17 +200,34 @@ def _semantic_errors(d: dict[str, Any]) -> list[tuple[str, str]]:
                 errors.append((where, reason))
     for i, a in enumerate(d["actions"]):
         cls = ACTION_TYPES[a["action_type"]]
+        errors += _config_errors(cls.CONFIG_SCHEMA, a["action_config"],
+                                 f"actions[{i}].action_config")
         errors += templating.check_config(a["action_config"], f"actions[{i}].action_config")
         errors += [
             (f"actions[{i}].action_config.{p}", r)
             for p, r in cls().validate_extra(a["action_config"])
         ]
     for i, t in enumerate(d["triggers"]):
+        missing = _config_errors(TRIGGER_TYPES[t["trigger_type"]].CONFIG_SCHEMA,
+                                 t["trigger_config"], f"triggers[{i}].trigger_config")
+        errors += missing
         try:
-            TRIGGER_TYPES[t["trigger_type"]](t["trigger_config"], process_uid="", trigger_uid="")
+            if not missing:
+                TRIGGER_TYPES[t["trigger_type"]](t["trigger_config"], process_uid="",
+                                                 trigger_uid="")
         except ValueError as exc:
             errors.append((f"triggers[{i}].trigger_config", str(exc)))
     return errors
+
+
+def _config_errors(schema: dict[str, Any], config: Any, where: str) -> list[tuple[str, str]]:
+    """A config left out (defaulted to {}) still has to satisfy its type's schema."""
+    out = []
+    for error in jsonschema.Draft202012Validator(schema).iter_errors(config):
+        for leaf in _leaf_errors(error):
+            path, reason = _reason(leaf)
+            out.append((where if path == "(root)" else f"{where}.{path}", reason))
+    return out
 
 
 def needs_radio(definition: dict[str, Any]) -> bool:

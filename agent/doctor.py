@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 MIN_FREE_BYTES = 500 * 1024 * 1024
@@ -53,6 +53,15 @@ def redact_url(url: str) -> str:
     return parts._replace(netloc=netloc).geturl()
 
 
+def guarded(name: str, check: Callable[..., Check], *args: Any, **kwargs: Any) -> Check:
+    """Run ``check``; a check that crashes is a FAIL naming the error, never a traceback."""
+    try:
+        return check(*args, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - doctor reports every problem it meets
+        return Check(name, FAIL, f"the check itself failed: {type(exc).__name__}: {exc}",
+                     "report this with the output of the command")
+
+
 def exit_code(checks: Iterable[Check]) -> int:
     """0 when no check failed, 1 otherwise."""
     return 1 if any(c.verdict == FAIL for c in checks) else 0
@@ -75,35 +84,33 @@ def render(checks: Sequence[Check]) -> str:
 def check_radio(url: str, *, timeout: float = 5.0, probe: bool = True,
                 in_use_by: int | None = None) -> Check:
     """``none``; ``tcp://host[:port]`` (a TCP connect); ``serial:///dev/X`` (exists, r/w)."""
+    from agent.radio.url import parse_radio_url
+    from agent.settings import ConfigError
+
     name = "radio"
-    if url == "none":
+    try:
+        radio = parse_radio_url(url)
+    except ConfigError as exc:
+        return Check(name, FAIL, str(exc), "radio.url: serial:///dev/ttyUSB0, tcp://host:4403 "
+                                           "or none")
+    if radio is None:
         return Check(name, OK, "off (radio.url = none): processes run without the mesh")
-    parts = urlsplit(url)
-    if parts.scheme == "tcp":
-        try:
-            host, port = parts.hostname, parts.port or 4403
-        except ValueError as exc:
-            return Check(name, FAIL, f"{url}: {exc}", "radio.url: tcp://host:port")
-        if not host:
-            return Check(name, FAIL, f"{url}: no host", "radio.url: tcp://host:port")
-        if not probe:
-            return Check(name, OK, f"{url}: not probed, the running agent (pid {in_use_by}) "
-                                   "holds the connection (older firmware accepts one client)")
-        try:
-            with socket.create_connection((host, port), timeout=timeout):
-                pass
-        except OSError as exc:
-            return Check(name, FAIL, f"{url}: cannot connect: {_reason(exc)}",
-                         "check that the radio (or meshtasticd / firefly-sim) is on and that "
-                         "its network API is enabled on this host and port")
-        return Check(name, OK, f"{url}: accepts connections")
-    if parts.scheme == "serial":
-        return _check_serial(parts.path or parts.netloc)
-    if parts.scheme == "ble":
+    if radio.transport == "serial":
+        return _check_serial(radio.target or "")
+    if radio.transport == "ble":
         return Check(name, WARN, f"{url}: Bluetooth radios are not checked",
                      "prefer serial:// or tcp:// for a station that runs unattended")
-    return Check(name, FAIL, f"{url!r}: unknown radio URL",
-                 "radio.url: serial:///dev/ttyUSB0, tcp://host:4403 or none")
+    if not probe:
+        return Check(name, OK, f"{radio}: not probed, the running agent (pid {in_use_by}) "
+                               "holds the connection (older firmware accepts one client)")
+    try:
+        with socket.create_connection((radio.target or "", radio.port or 4403), timeout=timeout):
+            pass
+    except OSError as exc:
+        return Check(name, FAIL, f"{radio}: cannot connect: {_reason(exc)}",
+                     "check that the radio (or meshtasticd / firefly-sim) is on and that its "
+                     "network API is enabled on this host and port")
+    return Check(name, OK, f"{radio}: accepts connections")
 
 
 def _check_serial(device: str) -> Check:
@@ -146,67 +153,56 @@ def _reason(exc: BaseException) -> str:
 
 def check_broker(url: str, *, ca_file: str = "", timeout: float = 5.0,
                  client_id: str = "firefly-doctor") -> Check:
-    """Connect to the MQTT broker (``mqtt://`` or ``mqtts://``) with paho and disconnect."""
+    """Connect to the MQTT broker with the sync's own client settings, then disconnect."""
+    from agent.settings import ConfigError
+    from agent.sync.connection import parse_mqtt_url
+
     name = "broker"
-    if url == "none":
-        return Check(name, WARN, "off (mqtt.url = none): nothing is synced with central",
-                     "set mqtt.url (or FIREFLY_MQTT) to mqtts://user:pass@host:8883")
-    shown = redact_url(url)
-    parts = urlsplit(url)
-    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-        return Check(name, FAIL, f"{shown}: not an MQTT URL",
-                     "mqtt.url: mqtt://user:pass@host:1883 or mqtts://user:pass@host:8883")
     try:
-        port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
-    except ValueError as exc:
-        return Check(name, FAIL, f"{shown}: {exc}", "mqtt.url: a port between 1 and 65535")
-    if ca_file and not Path(ca_file).is_file():
-        return Check(name, FAIL, f"{shown}: CA file {ca_file}: no such file",
-                     "copy the broker's CA certificate there, or fix mqtt.ca_file")
-    result = _mqtt_connect(parts.hostname, port, tls=parts.scheme == "mqtts",
-                           username=unquote(parts.username) if parts.username else None,
-                           password=unquote(parts.password) if parts.password else None,
-                           ca_file=ca_file, timeout=timeout, client_id=client_id)
+        parsed = parse_mqtt_url(url, ca_file=ca_file)
+    except ConfigError as exc:
+        return Check(name, FAIL, f"{redact_url(url)}: {exc}",
+                     "mqtt.url: mqtt://user:pass@host:1883 or mqtts://user:pass@host:8883")
+    if parsed is None:
+        return Check(name, OK, "off (mqtt.url = none): nothing is synced with central")
+    if parsed.ca_file and not Path(parsed.ca_file).is_file():
+        return Check(name, FAIL, f"{parsed.safe}: CA file {parsed.ca_file}: no such file",
+                     "copy the broker's CA certificate there (deploy/mosquitto/make-cert "
+                     "wrote it as firefly-ca.crt), or fix mqtt.ca_file")
+    result = _mqtt_connect(parsed, timeout=timeout, client_id=client_id)
     if result is None:
-        return Check(name, OK, f"{shown}: connected and authenticated")
+        return Check(name, OK, f"{parsed.safe}: connected and authenticated")
     fix = {
-        "auth": "check the user and password in the URL; on the broker host: "
-                "deploy/mosquitto/add-station (re)creates a station's credentials",
-        "tls": "check mqtt.ca_file (the broker's CA or self-signed certificate) and that the "
-               "host name in the URL is in the certificate",
-    }.get(result[0], "check that the broker runs and that host, port and firewall let "
-                     "this machine in (TLS listener: 8883)")
-    return Check(name, FAIL, f"{shown}: {result[1]}", fix)
+        "auth": "check the user and password in the URL; on the broker host "
+                "deploy/mosquitto/add-station --rotate issues new credentials",
+        "tls": "check mqtt.ca_file (the broker's CA certificate) and that the host name in the "
+               "URL is one the broker's certificate names",
+    }.get(result[0], "check that the broker runs and that host, port and firewall let this "
+                     "machine in (TLS listener: 8883)")
+    return Check(name, FAIL, f"{parsed.safe}: {result[1]}", fix)
 
 
-def _mqtt_connect(host: str, port: int, *, tls: bool, username: str | None,
-                  password: str | None, ca_file: str, timeout: float,
-                  client_id: str) -> tuple[str, str] | None:
+def _mqtt_connect(url: Any, *, timeout: float, client_id: str) -> tuple[str, str] | None:
     """None when connected, else (kind, reason) with kind auth, tls or network."""
-    import paho.mqtt.client as mqtt
-    from paho.mqtt.enums import CallbackAPIVersion
+    from agent.sync.connection import make_client
 
     done = threading.Event()
     outcome: list[tuple[str, str] | None] = []
 
     def on_connect(client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
-        if reason.is_failure:
-            kind = "auth" if reason.value in (0x86, 0x87, 0x8C) else "network"
-            outcome.append((kind, f"refused by the broker: {reason}"))
-        else:
-            outcome.append(None)
+        if not outcome:
+            if reason.is_failure:
+                kind = "auth" if reason.value in (0x86, 0x87, 0x8C) else "network"
+                outcome.append((kind, f"refused by the broker: {reason}"))
+            else:
+                outcome.append(None)
         done.set()
 
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
-                         protocol=mqtt.MQTTv5, reconnect_on_failure=False)
+    client = make_client(url, client_id)
     client.on_connect = on_connect
     client.connect_timeout = timeout
-    if username is not None:
-        client.username_pw_set(username, password)
     try:
-        if tls:
-            client.tls_set(ca_certs=ca_file or None)
-        client.connect(host, port, keepalive=max(5, int(timeout) + 1))
+        client.connect(url.host, url.port, keepalive=max(5, int(timeout) + 1))
         client.loop_start()
         if not done.wait(timeout):
             return ("network", f"no answer within {timeout:g} s")
@@ -222,9 +218,12 @@ def _mqtt_connect(host: str, port: int, *, tls: bool, username: str | None,
 
 # --- database -----------------------------------------------------------------------------
 
-def check_database(url: str, directories: Sequence[tuple[Path, str]],
-                   timeout: float = 5.0) -> Check:
-    """Open read-only, compare applied and available migrations, run ``quick_check``."""
+def check_database(url: str, directories: Sequence[tuple[Path, str]], timeout: float = 5.0,
+                   opener: Callable[[str], Any] | None = None) -> Check:
+    """Open (SQLite: read-only), compare applied and known migrations, run ``quick_check``.
+
+    ``opener`` opens a server database URL (default: agent.core.db.open_database).
+    """
     from agent.core.db import open_database
 
     name = "database"
@@ -238,11 +237,11 @@ def check_database(url: str, directories: Sequence[tuple[Path, str]],
         if path is not None:
             db = _open_sqlite_readonly(path)
         else:
-            db = open_database(url)
+            db = (opener or open_database)(url)
             db.connect_params["connect_timeout"] = max(1, int(timeout))
-        db.connect()
+        db.connect(reuse_if_open=True)
     except Exception as exc:  # noqa: BLE001 - any driver error is the verdict
-        return Check(name, FAIL, f"{shown}: cannot open: {exc}".strip(),
+        return Check(name, FAIL, f"{shown}: cannot open: {' '.join(str(exc).split())}",
                      "check the path / URL, that the server runs and the user may connect")
     try:
         pending, unknown = _migration_status(db, directories)
@@ -384,7 +383,7 @@ def check_writable(directory: Path, files: Iterable[Path] = ()) -> Check:
     name = "permissions"
     if not directory.exists():
         parent = _existing_ancestor(directory)
-        if os.access(parent, os.W_OK):
+        if parent.is_dir() and os.access(parent, os.W_OK | os.X_OK):
             return Check(name, OK, f"{directory}: created on first start")
         return Check(name, FAIL, f"{directory}: does not exist and {parent} is not writable",
                      f"sudo install -d -o firefly -g firefly -m 750 {directory}")

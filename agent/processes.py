@@ -134,8 +134,11 @@ def definition_of(process: Process) -> dict[str, Any]:
 
 
 def runs_on(stations: list[str] | None, station_id: str) -> bool:
-    """Whether a process assigned to ``stations`` runs on ``station_id`` ("*": everywhere)."""
-    return bool(stations) and ("*" in stations or station_id in stations)  # type: ignore[operator]
+    """Whether a process assigned to ``stations`` runs on ``station_id`` ("*": every field
+    station; central's own engine, station "central", runs only what names it)."""
+    if not stations:
+        return False
+    return station_id in stations or ("*" in stations and station_id != "central")
 
 
 def definition_version(process_id: int, version: int) -> dict[str, Any]:

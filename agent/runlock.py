@@ -36,7 +36,10 @@ class RunLock:
     def acquire(self) -> RunLock:
         """Take the lock or raise AgentRunning naming the holder."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(self.path, "a+", encoding="ascii")  # noqa: SIM115 - held beyond this call
+        try:
+            handle = open(self.path, "a+", encoding="ascii")  # noqa: SIM115 - held beyond this call
+        except PermissionError:  # created by another user: flock works on a read-only file
+            handle = open(self.path, encoding="ascii")  # noqa: SIM115
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -46,17 +49,19 @@ class RunLock:
                 f"{self.db}: in use by a running firefly-agent"
                 f"{f' (pid {pid})' if pid else ''}; stop it first "
                 f"(sudo systemctl stop firefly-agent)") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"{os.getpid()}\n")
-        handle.flush()
+        if handle.writable():
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"{os.getpid()}\n")
+            handle.flush()
         self._file = handle
         return self
 
     def release(self) -> None:
         if self._file is not None:
-            self._file.seek(0)
-            self._file.truncate()
+            if self._file.writable():
+                self._file.seek(0)
+                self._file.truncate()
             fcntl.flock(self._file, fcntl.LOCK_UN)
             self._file.close()
             self._file = None
@@ -73,7 +78,7 @@ def holder(db: str) -> int | None:
     path = lock_path(db)
     try:
         handle = open(path, encoding="ascii")  # noqa: SIM115 - closed below
-    except FileNotFoundError:
+    except OSError:  # no lock file (or no directory): nobody holds it
         return None
     with handle:
         try:

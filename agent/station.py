@@ -14,7 +14,9 @@ from agent.core.ids import HybridClock
 from agent.engine.context import Services
 from agent.engine.engine import Engine
 from agent.engine.retention import prune
-from agent.modules.alerts import AlertService
+from agent.modules import install_modules
+from agent.radio import service as radio
+from agent.sync.client import start_sync
 
 _LOG = logging.getLogger(__name__)
 
@@ -23,13 +25,16 @@ RETENTION_INTERVAL_SECONDS = 3600.0
 # Adapters that join a running station (radio, sync...): each gets the station and returns a
 # stop function, or None when its configuration says it is off.
 ADAPTERS: list[Callable[[Station], Callable[[], None] | None]] = []
+ADAPTERS.append(start_sync)  # MQTT sync with central (agent/sync/client.py)
+ADAPTERS.append(radio.start_radio)  # the Meshtastic radio (agent/radio/service.py)
 
 
 def make_services(station_id: str) -> Services:
     """The station's modules, as processes reach them."""
     clock = HybridClock(station_id)
     services = Services(station_id=station_id, clock=clock)
-    services.modules["alerts"] = AlertService(station_id, clock)
+    install_modules(services)
+    radio.register(services)  # nodes, outbound queue, mesh commands (agent/radio/service.py)
     return services
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import importlib
 import logging
 import signal
 import sys
@@ -17,6 +18,10 @@ from agent.settings import ConfigError
 from central.config import CentralSettings, load_settings
 
 EXIT_OK, EXIT_USAGE, EXIT_INVALID, EXIT_NOT_FOUND, EXIT_EXISTS = 0, 2, 3, 4, 5
+
+# Modules adding sub-commands: each has ``register(sub)`` (sub from add_subparsers) and sets
+# ``func(args, settings) -> exit code`` on its parsers.
+COMMAND_MODULES = ("central.doctor",)
 
 
 def fail(message: str, code: int) -> int:
@@ -48,6 +53,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", help="the admin user the token acts for")
     p.add_argument("--label", default="", help="what the token is for")
     p.set_defaults(func=cmd_token_create)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        module.register(sub)
     return parser
 
 
@@ -81,10 +94,9 @@ def cmd_serve(args: argparse.Namespace, settings: CentralSettings) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace, settings: CentralSettings) -> int:
-    from agent.core.db import open_database
-    from central.db import migrate_central
+    from central.db import migrate_central, open_url
 
-    db = open_database(settings.database.url)
+    db = open_url(settings.database.url)
     with db.connection_context():
         applied = migrate_central(db)
     print("applied: " + (", ".join(applied) if applied else "nothing (up to date)"))

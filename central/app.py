@@ -52,7 +52,7 @@ def make_app(settings: CentralSettings, ctx: CentralContext | None = None) -> Bo
     if ctx.db is None:
         ctx.db = open_central_database(settings.database.url,
                                        run_migrations=settings.database.migrate_on_start)
-    app = Bottle(catchall=True, autojson=False)
+    app = Bottle(catchall=True)
     app.config["firefly.context"] = ctx
 
     app.add_hook("before_request", _connect)

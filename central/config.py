@@ -29,7 +29,8 @@ class ServerSection:
 
 @dataclass(frozen=True)
 class DatabaseSection:
-    url: str = setting("sqlite:///var/central.db", "sqlite:///path or postgresql://user@host/db")
+    url: str = setting("sqlite:///var/central.db",
+                       "sqlite:///path, or postgresql://user@host/db (?schema=NAME optional)")
     migrate_on_start: bool = setting(True, "apply pending migrations when central starts")
 
 

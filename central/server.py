@@ -6,6 +6,7 @@ that has ``start(ctx) -> stop callable | None`` is started after the engine, sto
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
 import logging
 import threading
@@ -25,11 +26,13 @@ from central.commands import expire_commands
 from central.config import CentralSettings, parse_listen
 from central.context import CentralContext
 from central.db import open_central_database
+from central.rollups import fold
 
 _LOG = logging.getLogger(__name__)
 
 SERVICE_MODULES = ("central.sync",)
 HOUSEKEEPING_SECONDS = 300.0
+FOLD_SECONDS = 2.0  # PostgreSQL: rollup deltas are folded this often (readers fold too)
 OUTBOX_KEEP_SECONDS = 86400  # central has no upstream: its engine's outbox rows are dropped
 
 
@@ -41,10 +44,18 @@ def make_engine(clock: HybridClock) -> tuple[Engine, Any]:
     return Engine(services, scheduler=scheduler), scheduler
 
 
-def housekeeping(engine: Engine | None) -> None:
-    """Expire commands, drop old sessions, login attempts and central's own outbox rows."""
-    import datetime as dt
+def reload_on_change(engine: Engine) -> Callable[[str, str], None]:
+    """An on_change hook: a changed process is reloaded by the central engine at once."""
 
+    def hook(entity: str, uid: str) -> None:
+        if entity == "process":
+            engine.call(lambda: engine.reload([uid]))
+
+    return hook
+
+
+def housekeeping() -> None:
+    """Expire commands, drop old sessions, login attempts and central's own outbox rows."""
     with database.connection_context():
         expired = expire_commands()
         purge_expired_sessions()
@@ -83,6 +94,7 @@ def serve(settings: CentralSettings, *, ready: Callable[[str, int], None] | None
         ctx.engine, scheduler = make_engine(ctx.clock)
         scheduler.start()
         ctx.engine.start(recover=True)
+        ctx.on_change.append(reload_on_change(ctx.engine))
     app = make_app(settings, ctx)
     stops = start_services(ctx)
     stopping = threading.Event()
@@ -90,11 +102,20 @@ def serve(settings: CentralSettings, *, ready: Callable[[str, int], None] | None
     def keep_house() -> None:
         while not stopping.wait(HOUSEKEEPING_SECONDS):
             try:
-                housekeeping(ctx.engine)
+                housekeeping()
             except Exception:  # noqa: BLE001 - try again next time
                 _LOG.exception("housekeeping failed")
 
+    def fold_rollups() -> None:
+        while not stopping.wait(FOLD_SECONDS):
+            try:
+                with database.connection_context():
+                    fold()
+            except Exception:  # noqa: BLE001 - try again next time
+                _LOG.exception("folding the execution rollups failed")
+
     threading.Thread(target=keep_house, name="housekeeping", daemon=True).start()
+    threading.Thread(target=fold_rollups, name="rollups", daemon=True).start()
     host, port = parse_listen(settings.server.listen)
     server = waitress.create_server(app, host=host, port=port, threads=settings.server.threads,
                                     ident="firefly-central")

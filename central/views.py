@@ -2,10 +2,12 @@
 
 One home for each shape, shared by every API module, so the OpenAPI schemas in
 central/api/_schemas.py describe exactly these dicts. Secrets are never part of a view.
+Timestamps are UTC in RFC 3339 form ("2026-11-26T07:27:09.082564Z").
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from agent.core.models import (
@@ -18,7 +20,15 @@ from agent.core.models import (
     ProcessTemplate,
     ProcessTrigger,
 )
-from agent.core.records import iso
+
+
+def iso(value: dt.datetime | None) -> str | None:
+    """A naive-UTC timestamp as RFC 3339 (with "Z"): what the API answers everywhere."""
+    if value is None:
+        return None
+    if isinstance(value, str):  # SQLite text that was not parsed (an unusual format)
+        return value
+    return value.isoformat(timespec="microseconds") + "Z"
 
 
 def process_view(p: Process) -> dict[str, Any]:

@@ -7,11 +7,13 @@ import logging
 import signal
 import sys
 import threading
+from pathlib import Path
 from types import FrameType
 
 from firefly_sim.app import Simulator
 from firefly_sim.mesh import SimError
 from firefly_sim.scenario import ScenarioError, load_scenario
+from firefly_sim.scenarios import builtin_scenario
 
 log = logging.getLogger("firefly_sim")
 
@@ -68,7 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="HOST:PORT",
         help="address of the HTTP control API, e.g. 127.0.0.1:8765",
     )
-    parser.add_argument("--scenario", metavar="FILE", help="scenario TOML file")
+    parser.add_argument(
+        "--scenario",
+        metavar="FILE",
+        help="scenario TOML file, or the name of a built-in scenario ('demo')",
+    )
     parser.add_argument("--speed", type=_speed, help="scenario seconds per real second (overrides the file)")
     parser.add_argument("--seed", type=int, help="random seed (overrides the file)")
     parser.add_argument(
@@ -89,8 +95,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     scenario = None
     if args.scenario:
+        path = Path(args.scenario)
+        if not path.exists():
+            path = builtin_scenario(args.scenario) or path
         try:
-            scenario = load_scenario(args.scenario)
+            scenario = load_scenario(path)
         except ScenarioError as exc:
             print(f"firefly-sim: {exc}", file=sys.stderr)
             return 2

@@ -367,13 +367,15 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(data)
 
-    def _read_body(self) -> dict[str, Any]:
+    def _read_raw_body(self) -> bytes:
+        """Read the whole request body (also for methods that ignore it, so the
+        connection stays in sync for the next request)."""
         length_raw = self.headers.get("Content-Length")
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             self.close_connection = True
             raise ApiError(400, "chunked request bodies are not supported; send Content-Length")
         if not length_raw:
-            return {}
+            return b""
         try:
             length = int(length_raw)
         except ValueError:
@@ -382,12 +384,15 @@ class _Handler(BaseHTTPRequestHandler):
         if length < 0 or length > MAX_BODY_BYTES:
             self.close_connection = True
             raise ApiError(400, f"request body must be at most {MAX_BODY_BYTES} bytes")
-        raw = self.rfile.read(length)
+        return self.rfile.read(length)
+
+    @staticmethod
+    def _parse_body(raw: bytes) -> dict[str, Any]:
         if not raw.strip():
             return {}
         try:
             body = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (ValueError, RecursionError) as exc:  # bad UTF-8, bad JSON, absurd nesting
             raise ApiError(400, f"request body is not valid JSON: {exc}") from None
         if not isinstance(body, dict):
             raise ApiError(400, "request body must be a JSON object")
@@ -397,7 +402,8 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             url = urllib.parse.urlsplit(self.path)
             query = urllib.parse.parse_qs(url.query)
-            body = self._read_body() if method == "POST" else {}
+            raw = self._read_raw_body()
+            body = self._parse_body(raw) if method == "POST" else {}
             status, payload = self.api.handle(method, url.path, query, body)
         except ApiError as exc:
             status, payload = exc.status, {"error": exc.message}

@@ -310,6 +310,8 @@ class Mesh:
 
     def _station_packet(self, st: Station, sink: Sink, p: Any) -> None:
         sink.send(packets.queue_status(p.id))
+        if not p.id:
+            p.id = self._packet_id()  # the firmware numbers packets the client left at 0
         if p.to == st.identity.num:
             log.debug("radio %d: local packet (port %d) ignored", st.identity.port, p.decoded.portnum)
             return

@@ -174,7 +174,11 @@ class ScenarioPlayer:
                 elif event.kind == "silence_start":
                     self.mesh.set_online(self.scenario.silences[event.index].node, False)
                 elif event.kind == "silence_end":
-                    self.mesh.set_online(self.scenario.silences[event.index].node, True)
+                    num = self.scenario.silences[event.index].node
+                    self.mesh.set_online(num, True)  # reports its position at once
+                    for p in self._periodic:
+                        if p.node == num and p.position_interval:
+                            p.next_position = t + p.position_interval
             except SimError as exc:
                 log.warning("scenario event %s at %.1f s failed: %s", event.kind, event.at, exc)
 

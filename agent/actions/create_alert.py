@@ -24,7 +24,8 @@ class CreateAlertAction(ActionType):
                          "description": "info, warning or critical (may be a template)"},
             "node_id": {"type": "string", "description": "the node concerned; its last "
                         "known position is attached"},
-            "zone": {"type": "string"},
+            "zone": {"type": "string", "description": "the zone concerned; default: the zone "
+                     "the node is in now, if any"},
         },
         "additionalProperties": False,
     }
@@ -48,15 +49,21 @@ class CreateAlertAction(ActionType):
             position = geo.last_position(node_id)
             if position is not None:
                 lat, lon = position
+        zone = config.get("zone") or None
+        zones = ctx.services.modules.get("zones")
+        if zone is None and node_id and zones is not None:
+            inside = zones.zones_of(node_id)
+            zone = inside[0].name if inside else None
         try:
             alert, event = alerts.create(
                 title=str(config["title"]), message=str(config.get("message", "")),
                 severity=str(config.get("severity", "info")), source="process",
-                source_ref=ctx.execution_uid, node_id=node_id, zone=config.get("zone"),
+                source_ref=ctx.execution_uid, node_id=node_id, zone=zone,
                 lat=lat, lon=lon, created_by=f"process:{ctx.process_name}",
+                process_uid=ctx.process_uid,
             )
         except AlertError as exc:
             raise ActionFailed(str(exc), retryable=False) from None
         ctx.emitted.append(replace(event, chain=ctx.chain))
         return {"alert_id": alert.id, "alert_uid": alert.uid, "severity": alert.severity,
-                "lat": lat, "lon": lon}
+                "lat": lat, "lon": lon, "zone": zone}

@@ -133,6 +133,7 @@ def cmd_restore(args: argparse.Namespace, config: AgentConfig) -> int:
             stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
             kept = db.with_name(f"{db.name}.before-restore-{stamp}")
             backup_database(db, kept)
+        db.parent.mkdir(parents=True, exist_ok=True)
         src = _connect_readonly(source)
         try:
             dst = sqlite3.connect(db, isolation_level=None, timeout=30)

@@ -19,6 +19,7 @@ from agent.doctor import (
     check_radio,
     check_writable,
     exit_code,
+    guarded,
     render,
 )
 from agent.runlock import holder
@@ -39,16 +40,22 @@ def agent_checks(config: AgentConfig, *, timeout: float = 5.0,
     db = Path(config.station.db.removeprefix("sqlite:///")).absolute()
     data_dir = db.parent
     running = holder(config.station.db)
+    migrations = [(CORE_MIGRATIONS, "schema_migration")]
+    if config.mqtt.url != "none":  # the sync adds its tables when it first starts
+        from agent.sync.models import HISTORY_TABLE, MIGRATIONS
+
+        migrations.append((MIGRATIONS, HISTORY_TABLE))
     return [
         Check("agent", OK, f"running (pid {running})" if running else "not running"),
-        check_radio(config.radio.url, timeout=timeout, probe=probe_radio or not running,
-                    in_use_by=running),
-        check_broker(config.mqtt.url, ca_file=config.mqtt.ca_file, timeout=timeout,
-                     client_id=f"{config.station.id}-doctor"),
-        check_database(str(db), [(CORE_MIGRATIONS, "schema_migration")], timeout=timeout),
-        check_disk(data_dir),
-        check_clock(),
-        check_writable(data_dir, [db, Path(f"{db}-wal"), Path(f"{db}-shm")]),
+        guarded("radio", check_radio, config.radio.url, timeout=timeout,
+                probe=probe_radio or not running, in_use_by=running),
+        guarded("broker", check_broker, config.mqtt.url, ca_file=config.mqtt.ca_file,
+                timeout=timeout, client_id=f"{config.station.id}-doctor"),
+        guarded("database", check_database, str(db), migrations, timeout=timeout),
+        guarded("disk", check_disk, data_dir),
+        guarded("clock", check_clock),
+        guarded("permissions", check_writable, data_dir,
+                [db, Path(f"{db}-wal"), Path(f"{db}-shm")]),
     ]
 
 

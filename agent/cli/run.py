@@ -20,8 +20,10 @@ def register(sub: Any) -> None:
 
 
 def cmd_run(args: argparse.Namespace, config: AgentConfig) -> int:
+    from agent.runlock import hold_run_lock
     from agent.station import Station
 
+    hold_run_lock(config.station.db)  # until exit: restore refuses, a second run too
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

@@ -17,12 +17,12 @@ from playhouse.migrations import Runner
 from agent.core.models import database
 
 SQLITE_PRAGMAS = {
+    "auto_vacuum": "incremental",  # first: only a new, empty file takes it (WAL writes page 1)
     "journal_mode": "wal",
     "synchronous": "full",  # a commit survives power loss, not only a crash
     "foreign_keys": 1,
     "busy_timeout": 5000,
     "cache_size": -8000,  # 8 MiB: small on a Pi
-    "auto_vacuum": "incremental",  # takes effect on a new file; `backup`/vacuum use it
 }
 
 CORE_MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -38,12 +38,15 @@ def open_database(url: str) -> Database:
             password=unquote(parts.password) if parts.password else None,
             host=parts.hostname or "127.0.0.1",
             port=parts.port or 5432,
-            autorollback=True,
         )
     path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url
     if path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    return SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, check_same_thread=False, timeout=10)
+    # IMMEDIATE: a transaction takes the write lock when it begins and waits for it (timeout),
+    # instead of failing with "database is locked" when another connection wrote between its
+    # first read and its first write (SQLite cannot upgrade a stale read snapshot).
+    return SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, check_same_thread=False, timeout=10,
+                          lock_type="IMMEDIATE")
 
 
 def bind(db: Database) -> None:

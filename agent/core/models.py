@@ -221,6 +221,7 @@ class ProcessExecution(BaseModel):
             (("status", "started_at"), False),
             (("started_at",), False),
             (("station_id", "started_at"), False),
+            (("updated_at",), False),  # the admin page's live feed (central/api/web_events.py)
         )
 
 

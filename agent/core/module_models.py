@@ -38,6 +38,7 @@ BOT_MATCH_KINDS = ("keyword", "command", "regex")
 class FleetRecord(BaseModel):
     """The columns every fleet-owned record has (not a table itself)."""
 
+    id = AutoField()
     uid = CharField(unique=True, default=new_uid)
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow, index=True)

@@ -135,17 +135,19 @@ def _text(value: Any) -> str:
 
 
 class BotService:
-    def __init__(self, station_id: str, clock: HybridClock, modules: dict[str, Any]) -> None:
+    def __init__(self, station_id: str, clock: HybridClock, modules: dict[str, Any], *,
+                 outbox: bool = True) -> None:
         self.station_id = station_id
         self.clock = clock
         self.modules = modules  # services.modules: the radio, when present
+        self.outbox = outbox  # False at central: its changes go down by its own feed
 
     # -- records -----------------------------------------------------------------------------
 
     def find(self, ref: str | int) -> Bot:
         return fleet.find(Bot, ref, what="bot")
 
-    def list(self, *, active_only: bool = False) -> list[Bot]:
+    def list_bots(self, *, active_only: bool = False) -> list[Bot]:
         query = fleet.live(Bot)
         if active_only:
             query = query.where(Bot.is_active == True)  # noqa: E712
@@ -154,18 +156,18 @@ class BotService:
     def create(self, data: dict[str, Any], *, origin: str | None = None) -> Bot:
         bot = Bot(rules=[])
         self._set_fields(bot, data, creating=True)
-        fleet.save_local(bot, self.clock, origin or self.station_id)
+        fleet.save_local(bot, self.clock, origin or self.station_id, outbox=self.outbox)
         return bot
 
     def update(self, bot: Bot, changes: dict[str, Any], *, origin: str | None = None) -> Bot:
         self._set_fields(bot, changes, creating=False)
-        fleet.save_local(bot, self.clock, origin or self.station_id)
+        fleet.save_local(bot, self.clock, origin or self.station_id, outbox=self.outbox)
         return bot
 
     def delete(self, bot: Bot, *, origin: str | None = None) -> None:
         bot.deleted = True
         bot.is_active = False
-        fleet.save_local(bot, self.clock, origin or self.station_id)
+        fleet.save_local(bot, self.clock, origin or self.station_id, outbox=self.outbox)
         BotCooldown.delete().where(BotCooldown.bot_uid == bot.uid).execute()
 
     def _set_fields(self, bot: Bot, data: dict[str, Any], *, creating: bool) -> None:
@@ -204,19 +206,20 @@ class BotService:
             return []
         sender = sender if isinstance(sender, str) and sender else None
         events = []
-        for bot in self.list(active_only=True):
+        for bot in self.list_bots(active_only=True):
             answer = self.respond(bot, text=text, sender=sender, event=event, cooldown=True)
             if answer is not None:
                 events.append(self.fired_event(answer, text, sender, event, event.chain))
         return events
 
     def respond(self, bot: Bot, *, text: str, sender: str | None, event: Event | None = None,
-                cooldown: bool = True, send: bool = True, execution_uid: str | None = None,
-                action_order: int | None = None, attempt: int | None = None) \
-            -> BotReply | None:
+                cooldown: bool = True, send: bool = True, remember: bool = True,
+                execution_uid: str | None = None, action_order: int | None = None,
+                attempt: int | None = None) -> BotReply | None:
         """Run the bot's rules on ``text`` as if ``sender`` sent it: the first match answers.
 
-        Returns None when no rule matched (or the matching one is cooling down).
+        Returns None when no rule matched (or the matching one is cooling down). With
+        ``send=False, remember=False`` it is a dry run that writes nothing.
         """
         for rule in bot.rules or []:
             try:
@@ -229,13 +232,13 @@ class BotService:
             if cooldown and sender and self._cooling(bot, rule, sender):
                 return None
             return self.answer(bot, rule, text=text, sender=sender, match=match, event=event,
-                               send=send, execution_uid=execution_uid,
+                               send=send, remember=remember, execution_uid=execution_uid,
                                action_order=action_order, attempt=attempt)
         return None
 
     def answer(self, bot: Bot, rule: dict[str, Any], *, text: str, sender: str | None,
                match: dict[str, Any] | None = None, event: Event | None = None,
-               send: bool = True, destination: str | None = None,
+               send: bool = True, remember: bool = True, destination: str | None = None,
                execution_uid: str | None = None, action_order: int | None = None,
                attempt: int | None = None) -> BotReply:
         """Render a rule's reply and queue it (to ``destination``, else as the rule says)."""
@@ -247,7 +250,8 @@ class BotService:
             reply = templating.render(rule["reply"], variables)
         except templating.TemplateError as exc:
             answer = BotReply(bot, rule, "", None, False, f"reply template: {exc}", match or {})
-            self._remember(bot, rule, sender, text, answer)
+            if remember:
+                self._remember(bot, rule, sender, text, answer)
             return answer
         reply = _text(reply).strip()
         channel = event_vars.get("channel", 0)
@@ -270,7 +274,8 @@ class BotService:
                                 attempt=attempt)
             answer = BotReply(bot, rule, reply, destination, queued.queued, queued.outcome,
                               match or {}, queued.ref)
-        self._remember(bot, rule, sender, text, answer)
+        if remember:
+            self._remember(bot, rule, sender, text, answer)
         return answer
 
     def _cooling(self, bot: Bot, rule: dict[str, Any], sender: str) -> bool:

@@ -9,10 +9,11 @@ other. Every local edit writes an outbox row in the caller's transaction.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from typing import Any, TypeVar
 
-from peewee import DateTimeField, Field, fn
+from peewee import OP, DateTimeField, Expression, Field, Value, fn
 
 from agent.core.codec import encode
 from agent.core.ids import HybridClock, parse_hlc
@@ -32,6 +33,10 @@ class NotFound(LookupError):
 
 class InvalidRecord(ValueError):
     """A record that cannot be stored; the message names the field and the reason."""
+
+
+class Conflict(InvalidRecord):
+    """A record that clashes with another (a name already taken)."""
 
 
 def kind_of(model: type[FleetRecord]) -> str:
@@ -54,18 +59,18 @@ def record_of(row: FleetRecord) -> dict[str, Any]:
     return out
 
 
-def save_local(row: FleetRecord, clock: HybridClock, origin: str) -> dict[str, Any]:
-    """Save a local edit (or tombstone) of a fleet-owned record and queue it for central.
-
-    Runs in the caller's transaction; returns the record written to the outbox.
-    """
+def save_local(row: FleetRecord, clock: HybridClock, origin: str, *, outbox: bool = True) \
+        -> dict[str, Any]:
+    """Save a local edit (or tombstone) of a fleet-owned record; on a station (``outbox``)
+    queue it for central. Runs in the caller's transaction; returns the record."""
     row.updated_at = utcnow()
     row.hlc = clock.now()
     row.origin = origin
     row.save()
     record = record_of(row)
-    kind = kind_of(type(row))
-    Outbox.create(kind=kind, uid=row.uid, payload=encode(kind, record))
+    if outbox:
+        kind = kind_of(type(row))
+        Outbox.create(kind=kind, uid=row.uid, payload=encode(kind, record))
     return record
 
 
@@ -127,6 +132,13 @@ def live(model: type[R]) -> Any:
     return model.select().where(model.deleted == False)  # noqa: E712 - peewee expression
 
 
+def list_contains(field: Field, item: str) -> Expression:
+    """A pre-filter for rows whose JSON list column may hold ``item`` (a node id or uid): a
+    text match on the item as JSON encodes it (LIKE wildcards in it can only add false
+    positives), so callers check the decoded list too. Works on SQLite and PostgreSQL."""
+    return Expression(field, OP.ILIKE, Value(f"%{json.dumps(item)}%", converter=False))
+
+
 def find(model: type[R], ref: str | int, *, what: str) -> R:
     """A live row by uid, name (case-insensitive) or local integer id."""
     text = str(ref).strip()
@@ -151,8 +163,8 @@ def check_name(model: type[R], name: Any, *, what: str, exclude_uid: str | None 
     if exclude_uid is not None:
         query = query.where(model.uid != exclude_uid)
     if query.exists():
-        raise InvalidRecord(f"name: a {what} named {name!r} already exists")
-    return name
+        raise Conflict(f"name: a {what} named {name!r} already exists")
+    return str(name)
 
 
 def check_metadata(value: Any) -> dict[str, Any]:

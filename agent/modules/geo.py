@@ -110,6 +110,10 @@ class Polygon:
                 raise GeometryError(f"polygon[{i}]: more than {MAX_ZONE_RADIUS_M / 1000:g} km "
                                     "from the polygon's centre")
             projected.append(xy)
+        area = abs(sum(ax * by - bx * ay for (ax, ay), (bx, by)
+                       in zip(projected, projected[1:] + projected[:1], strict=True))) / 2
+        if area < 1.0:
+            raise GeometryError("polygon: its vertices enclose no area")
         return cls(points, plane, tuple(projected))
 
     def signed_distance_m(self, lat: float, lon: float) -> float:

@@ -77,10 +77,10 @@ class NotificationService:
             raise InvalidRecord(f"priority: must be one of {', '.join(PRIORITIES)}")
         users_module = self.modules["users"]
         target: User | Group
+        people: list[User]
         if user is not None:
-            target = users_module.find_user(user)
-            people = [target]
-            kind = "user"
+            person: User = users_module.find_user(user)
+            target, people, kind = person, [person], "user"
         else:
             target = users_module.find_group(group)
             if not target.is_active:
@@ -114,8 +114,8 @@ class NotificationService:
         if self.outbox:
             Outbox.create(kind="notification", uid=notification.uid,
                           payload=encode("notification", notification_record(notification)))
-        delivered = sum(1 for r in recipients if r["outcome"] in ("queued", "published",
-                                                                 FEED_QUEUED))
+        delivered = sum(1 for r in recipients if r["outcome"] == "published"
+                        or r["outcome"].startswith("queued"))
         return {"notification_uid": notification.uid, "target": target.name,
                 "target_kind": kind, "channels": wanted, "recipients": recipients,
                 "users": [p.name for p in people], "delivered": delivered,

@@ -41,19 +41,21 @@ def queue_text(modules: dict[str, Any], *, destination: str, text: str,
     except Exception as exc:  # noqa: BLE001 - one refused text must not fail the others
         _LOG.warning("radio refused a text for %s: %s", destination, exc)
         return Queued(False, f"radio: {exc}")
-    return Queued(True, "queued", _plain(ref))
+    return _outcome(ref)
 
 
-def _plain(ref: Any) -> Any:
-    """What the radio returned, reduced to something a JSON result can hold."""
-    if ref is None or isinstance(ref, str | int | float | bool):
-        return ref
-    if isinstance(ref, list | tuple):
-        return [_plain(r) for r in ref]
-    if isinstance(ref, dict):
-        return {str(k): _plain(v) for k, v in ref.items()}
-    for attribute in ("group_uid", "uid"):
-        value = getattr(ref, attribute, None)
-        if isinstance(value, str):
-            return value
-    return str(ref)
+def _outcome(entries: Any) -> Queued:
+    """The radio's answer (one entry per part: uid, group_uid, status, outcome...) in short."""
+    if not isinstance(entries, list) or not entries or not isinstance(entries[0], dict):
+        return Queued(True, "queued")
+    first = entries[0]
+    ref = first.get("group_uid") or first.get("uid")
+    statuses = {e.get("status") for e in entries}
+    if "over_budget" in statuses:
+        reason = next((e.get("outcome") for e in entries if e.get("outcome")), None)
+        return Queued(False, "over airtime budget, not sent"
+                      + (f" ({reason})" if reason else ""), ref)
+    if statuses == {"coalesced"}:
+        return Queued(True, "queued (the same text was already waiting)",
+                      first.get("coalesced_with") or ref)
+    return Queued(True, "queued", ref)

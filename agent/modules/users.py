@@ -52,9 +52,10 @@ class UserService:
     """Users and groups of this station. Every write is in the caller's transaction, writes
     its outbox row, and returns the events it causes for the caller to deliver."""
 
-    def __init__(self, station_id: str, clock: HybridClock) -> None:
+    def __init__(self, station_id: str, clock: HybridClock, *, outbox: bool = True) -> None:
         self.station_id = station_id
         self.clock = clock
+        self.outbox = outbox  # False at central: its changes go down by its own feed
 
     # -- lookups -----------------------------------------------------------------------------
 
@@ -74,13 +75,13 @@ class UserService:
 
     def user_for_node(self, node_id: str) -> User | None:
         """The live user owning ``node_id``, or None."""
-        for user in fleet.live(User).where(User.node_ids.contains(node_id)):
+        for user in fleet.live(User).where(fleet.list_contains(User.node_ids, node_id)):
             if node_id in (user.node_ids or []):
                 return user  # type: ignore[no-any-return]
         return None
 
     def members(self, group: Group) -> list[User]:
-        return [u for u in fleet.live(User).where(User.groups.contains(group.uid))
+        return [u for u in fleet.live(User).where(fleet.list_contains(User.groups, group.uid))
                 .order_by(User.name) if group.uid in (u.groups or [])]
 
     def group_names(self, user: User) -> list[str]:
@@ -115,7 +116,7 @@ class UserService:
                     by: str = "operator") -> tuple[User, list[Event]]:
         user = User(node_ids=[], groups=[], channels=["mesh"], metadata={})
         self._set_user_fields(user, data, creating=True)
-        fleet.save_local(user, self.clock, origin or self.station_id)
+        fleet.save_local(user, self.clock, origin or self.station_id, outbox=self.outbox)
         self._link_nodes(user, [])
         return user, [self._registered(user, user.node_ids[0] if user.node_ids else None, by)]
 
@@ -123,7 +124,7 @@ class UserService:
                     by: str = "operator") -> tuple[User, list[Event]]:
         old_nodes, old_groups = list(user.node_ids or []), list(user.groups or [])
         self._set_user_fields(user, changes, creating=False)
-        fleet.save_local(user, self.clock, origin or self.station_id)
+        fleet.save_local(user, self.clock, origin or self.station_id, outbox=self.outbox)
         self._link_nodes(user, old_nodes)
         event = self._group_event(user, old_groups, by)
         return user, [event] if event is not None else []
@@ -131,7 +132,7 @@ class UserService:
     def delete_user(self, user: User, *, origin: str | None = None) -> None:
         user.deleted = True
         user.is_active = False
-        fleet.save_local(user, self.clock, origin or self.station_id)
+        fleet.save_local(user, self.clock, origin or self.station_id, outbox=self.outbox)
         Node.update(user_uid=None).where(Node.user_uid == user.uid).execute()
 
     def change_groups(self, user: User, add: list[str], remove: list[str], *,
@@ -161,7 +162,7 @@ class UserService:
         if len(current) > MAX_GROUPS_PER_USER:
             raise InvalidRecord(f"groups: at most {MAX_GROUPS_PER_USER} per user")
         user.groups = current
-        fleet.save_local(user, self.clock, origin or self.station_id)
+        fleet.save_local(user, self.clock, origin or self.station_id, outbox=self.outbox)
         event = self._group_event(user, old, by)
         if event is None:
             return [], [], []
@@ -232,10 +233,32 @@ class UserService:
         else:
             return []  # the node id itself names another user: leave it to an operator
         user = User(name=name, node_ids=[node_id], groups=[], channels=["mesh"], metadata={
-            "long_name": event.data.get("long_name"), "short_name": event.data.get("short_name")})
-        fleet.save_local(user, self.clock, self.station_id)
+            "long_name": event.data.get("long_name"), "short_name": event.data.get("short_name"),
+            "auto_named": name == node_id})
+        fleet.save_local(user, self.clock, self.station_id, outbox=self.outbox)
         self._link_nodes(user, [])
         return [self._registered(user, node_id, "mesh", cause=event)]
+
+    def on_node_heard(self, event: Event) -> list[Event]:
+        """Hook for ``node_heard``: a user registered before its node told its name (and so
+        named after the node id) takes the node's long name once it is known."""
+        info = event.data.get("user")
+        node_id = event.data.get("from_id")
+        if not isinstance(info, dict) or not isinstance(node_id, str):
+            return []
+        name = _clean_name(info.get("long_name"))
+        if not name:
+            return []
+        user = self.user_for_node(node_id)
+        if user is None or user.name != node_id or not (user.metadata or {}).get("auto_named"):
+            return []
+        if fleet.live(User).where(fn.LOWER(User.name) == name.lower()).exists():
+            return []
+        user.name = name
+        user.metadata = {**(user.metadata or {}), "auto_named": False, "long_name": name,
+                         "short_name": info.get("short_name")}
+        fleet.save_local(user, self.clock, self.station_id, outbox=self.outbox)
+        return []
 
     def _registered(self, user: User, node_id: str | None, by: str,
                     cause: Event | None = None) -> Event:
@@ -276,20 +299,20 @@ class UserService:
     def create_group(self, data: dict[str, Any], *, origin: str | None = None) -> Group:
         group = Group(channels=["mesh", "feed"], metadata={})
         self._set_group_fields(group, data, creating=True)
-        fleet.save_local(group, self.clock, origin or self.station_id)
+        fleet.save_local(group, self.clock, origin or self.station_id, outbox=self.outbox)
         return group
 
     def update_group(self, group: Group, changes: dict[str, Any], *,
                      origin: str | None = None) -> Group:
         self._set_group_fields(group, changes, creating=False)
-        fleet.save_local(group, self.clock, origin or self.station_id)
+        fleet.save_local(group, self.clock, origin or self.station_id, outbox=self.outbox)
         return group
 
     def delete_group(self, group: Group, *, origin: str | None = None) -> None:
         """A tombstone; users keep the uid in their list, ignored from now on."""
         group.deleted = True
         group.is_active = False
-        fleet.save_local(group, self.clock, origin or self.station_id)
+        fleet.save_local(group, self.clock, origin or self.station_id, outbox=self.outbox)
 
     def _set_group_fields(self, group: Group, data: dict[str, Any], *, creating: bool) -> None:
         if not isinstance(data, dict):

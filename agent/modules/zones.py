@@ -53,10 +53,12 @@ class ZoneService:
     """Zones of this station and their presence state. Runs on the engine thread (hooks,
     actions) or in a command-line process; every write is in the caller's transaction."""
 
-    def __init__(self, station_id: str, clock: HybridClock, modules: dict[str, Any]) -> None:
+    def __init__(self, station_id: str, clock: HybridClock, modules: dict[str, Any], *,
+                 outbox: bool = True) -> None:
         self.station_id = station_id
         self.clock = clock
         self.modules = modules  # services.modules, for the users module
+        self.outbox = outbox  # False at central: its changes go down by its own feed
         self._shapes: dict[str, tuple[str, Shape]] = {}  # uid -> (hlc, shape)
 
     # -- records -----------------------------------------------------------------------------
@@ -64,7 +66,7 @@ class ZoneService:
     def find(self, ref: str | int) -> Zone:
         return fleet.find(Zone, ref, what="zone")
 
-    def list(self, *, active_only: bool = False) -> list[Zone]:
+    def list_zones(self, *, active_only: bool = False) -> list[Zone]:
         query = fleet.live(Zone)
         if active_only:
             query = query.where(Zone.is_active == True)  # noqa: E712
@@ -74,7 +76,7 @@ class ZoneService:
         """A new zone from ``data`` (see ``set_fields``); raises InvalidRecord."""
         zone = Zone(margin_m=DEFAULT_MARGIN_M, metadata={})
         self.set_fields(zone, data, creating=True)
-        fleet.save_local(zone, self.clock, origin or self.station_id)
+        fleet.save_local(zone, self.clock, origin or self.station_id, outbox=self.outbox)
         self.seed_presence(zone)
         return zone
 
@@ -83,7 +85,7 @@ class ZoneService:
         before = (zone.shape, zone.center_lat, zone.center_lon, zone.radius_m, zone.polygon,
                   zone.is_active)
         self.set_fields(zone, changes, creating=False)
-        fleet.save_local(zone, self.clock, origin or self.station_id)
+        fleet.save_local(zone, self.clock, origin or self.station_id, outbox=self.outbox)
         after = (zone.shape, zone.center_lat, zone.center_lon, zone.radius_m, zone.polygon,
                  zone.is_active)
         if before != after:
@@ -93,7 +95,7 @@ class ZoneService:
     def delete(self, zone: Zone, *, origin: str | None = None) -> None:
         zone.deleted = True
         zone.is_active = False
-        fleet.save_local(zone, self.clock, origin or self.station_id)
+        fleet.save_local(zone, self.clock, origin or self.station_id, outbox=self.outbox)
         ZonePresence.delete().where(ZonePresence.zone_uid == zone.uid).execute()
 
     def set_fields(self, zone: Zone, data: dict[str, Any], *, creating: bool) -> None:
@@ -119,6 +121,11 @@ class ZoneService:
             raise InvalidRecord("shape: give radius_m with center_lat/center_lon, or polygon")
         if shape is not None and shape not in ZONE_SHAPES:
             raise InvalidRecord(f"shape: must be one of {', '.join(ZONE_SHAPES)}")
+        extra = [k for k in (("center_lat", "center_lon", "lat", "lon", "radius_m")
+                             if shape == "polygon" else ("polygon",) if shape == "circle" else ())
+                 if k in data]
+        if extra:
+            raise InvalidRecord(f"{extra[0]}: not part of a {shape} zone")
         try:
             if shape == "circle":
                 circle = check_circle(
@@ -128,7 +135,7 @@ class ZoneService:
                 zone.shape, zone.center_lat, zone.center_lon = "circle", circle.lat, circle.lon
                 zone.radius_m, zone.polygon = circle.radius_m, None
             elif shape == "polygon":
-                polygon = Polygon.of(data.get("polygon") if "polygon" in data else zone.polygon)
+                polygon = Polygon.of(data.get("polygon", zone.polygon or []))
                 zone.shape, zone.polygon, zone.radius_m = "polygon", \
                     [list(v) for v in polygon.vertices], None
                 zone.center_lat, zone.center_lon = polygon.plane.lat0, polygon.plane.lon0
@@ -185,15 +192,14 @@ class ZoneService:
         if lat == 0 and lon == 0:  # "no fix" as some firmware reports it
             return []
         at = _event_time(event.time)
-        events = []
-        for crossing in self.evaluate(node_id, float(lat), float(lon), at):  # type: ignore[arg-type]
-            events.append(self._event(crossing, node_id, float(lat), float(lon), at, event))  # type: ignore[arg-type]
-        return events
+        lat_f, lon_f = float(lat), float(lon)  # type: ignore[arg-type]
+        return [self._event(crossing, node_id, lat_f, lon_f, at, event)
+                for crossing in self.evaluate(node_id, lat_f, lon_f, at)]
 
     def evaluate(self, node_id: str, lat: float, lon: float, at: dt.datetime) -> list[Crossing]:
         """Update the node's presence in every active zone; the crossings it made."""
         crossings: list[Crossing] = []
-        zones = self.list(active_only=True)
+        zones = self.list_zones(active_only=True)
         if not zones:
             return crossings
         states = {p.zone_uid: p for p in
@@ -234,7 +240,7 @@ class ZoneService:
         now = _naive_utc_now()
         for node in Node.select(Node.node_id, Node.lat, Node.lon, Node.position_at).where(
                 Node.lat.is_null(False) & Node.lon.is_null(False)):
-            distance = self.signed_distance(zone, node.lat, node.lon)
+            distance = self.signed_distance(zone, node.lat, node.lon)  # type: ignore[arg-type]
             if distance is not None and distance >= 0:
                 self._set_presence(zone.uid, node.node_id, True, distance,
                                    node.position_at or now, None)

@@ -25,6 +25,7 @@ from agent.core.models import database, utcnow
 from agent.core.station_models import Node, Position
 from agent.engine.context import Services
 from agent.engine.events import Event
+from agent.radio.packets import normalise_node
 
 _LOG = logging.getLogger(__name__)
 
@@ -68,6 +69,8 @@ class NodeStore:
         user = data.get("user") or {}
         if user.get("long_name"):
             node.long_name = user["long_name"]
+        elif not node.long_name and data.get("from_name"):
+            node.long_name = data["from_name"]  # from the radio's node database
         if user.get("short_name"):
             node.short_name = user["short_name"]
         telemetry = data.get("telemetry")
@@ -191,6 +194,12 @@ class NodeStore:
             if folded in ((node.long_name or "").casefold(), (node.short_name or "").casefold()):
                 return node  # type: ignore[no-any-return]
         return None
+
+    def resolve(self, ref: str) -> str | None:
+        """A node id for ``ref``: a known node (by id, number or name), or any valid node id
+        or number (a node not heard yet); None when it names nothing."""
+        node = self.find(ref)
+        return str(node.node_id) if node is not None else normalise_node(ref)
 
     def last_position(self, node_id: str) -> tuple[float, float] | None:
         node = self.get(node_id)

@@ -37,6 +37,17 @@ def node_id(num: int) -> str:
     return f"!{num:08x}"
 
 
+def normalise_node(ref: Any) -> str | None:
+    """``!A1B2C3D4``, ``a1b2c3d4`` (8 hex digits) or a decimal node number -> ``!a1b2c3d4``."""
+    text = str(ref).strip().lower()
+    hex_part = text.removeprefix("!")
+    if len(hex_part) == 8 and all(c in "0123456789abcdef" for c in hex_part):
+        return f"!{hex_part}"
+    if text.isdigit() and int(text) <= 0xFFFFFFFF:
+        return f"!{int(text):08x}"
+    return None
+
+
 def first_word(text: str) -> str:
     """The index key of a text: its first word, lower-cased (``"SOS now"`` -> ``"sos"``)."""
     words = text.split(maxsplit=1)
@@ -216,7 +227,9 @@ def parse_packet(
         "hops": hops,
         "rx_time": rx_time,
     }
-    heard: dict[str, Any] = {**common, "portnum": portnum or "ENCRYPTED", "packet_id": packet_id}
+    known_name = (names or {}).get(from_num)
+    heard: dict[str, Any] = {**common, "portnum": portnum or "ENCRYPTED", "packet_id": packet_id,
+                             "from_name": known_name}
     for key, value in (("position", _position(decoded)), ("telemetry", _telemetry(decoded)),
                        ("user", _user(decoded))):
         if value is not None and portnum in _PORT_OF[key]:
@@ -229,7 +242,7 @@ def parse_packet(
     if not text or (is_echo is not None and is_echo(text)):
         return out
     user = heard.get("user") or {}
-    from_name = (names or {}).get(from_num) or user.get("long_name") or from_id
+    from_name = known_name or user.get("long_name") or from_id
     direct = my_num is not None and to_num == my_num
     word = first_word(text)
     if direct and word in COMMAND_WORDS:

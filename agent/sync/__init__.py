@@ -1,0 +1,1 @@
+"""MQTT sync with central: the station side (see docs/protocol.md)."""

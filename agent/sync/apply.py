@@ -24,7 +24,7 @@ from agent.definitions import DefinitionError
 from agent.modules import fleet
 from agent.processes import runs_on, save_process
 from agent.sync.models import SyncDeadLetter
-from agent.sync.outbox import set_feed_watermark
+from agent.sync.outbox import KEY_FEED, get_value, set_feed_watermark
 from agent.sync.records import apply_model_record, newer
 
 _LOG = logging.getLogger(__name__)
@@ -107,5 +107,5 @@ def apply_changes(body: dict[str, Any], station_id: str, clock: HybridClock,
                 result.applied += 1
             else:
                 result.unchanged += 1
-        set_feed_watermark(body["upto"])
+        set_feed_watermark(max(int(get_value(KEY_FEED, 0)), body["upto"]))
     return result

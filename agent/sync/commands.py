@@ -55,7 +55,8 @@ class CommandHandler:
                 ProcessExecution.uid == execution_uid).exists():
             return self.finish(body, "done", "the execution already exists", execution_uid)
         payload = body.get("payload") or {}
-        data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
+        data = payload.get("trigger_data", payload.get("data"))
+        data = data if isinstance(data, dict) else {}
         triggered_by = str(payload.get("triggered_by") or "central")
         handle = self.engine.run_process(body["process_uid"], data, triggered_by=triggered_by,
                                          source="central", execution_uid=execution_uid)

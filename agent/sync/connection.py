@@ -101,7 +101,7 @@ def make_client(url: MqttUrl, client_id: str, *, will: tuple[str, bytes] | None 
 
 
 def connect_properties(session_expiry: int = SESSION_EXPIRY_SECONDS) -> Properties:
-    props = Properties(PacketTypes.CONNECT)
+    props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
     props.SessionExpiryInterval = session_expiry
     return props
 

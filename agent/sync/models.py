@@ -7,11 +7,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from peewee import AutoField, BlobField, CharField, DateTimeField, TextField
 
-from agent.core.models import BaseModel, utcnow
+from agent.core.models import BaseModel, database, utcnow
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 HISTORY_TABLE = "sync_schema_migration"
@@ -42,3 +43,16 @@ class SyncCommand(BaseModel):
 
 
 SYNC_MODELS: tuple[type[BaseModel], ...] = (SyncDeadLetter, SyncCommand)
+KEEP_DAYS = 30
+
+
+def prune(days: int = KEEP_DAYS) -> int:
+    """Forget dead letters and handled commands older than ``days`` (engine thread).
+
+    A command is never carried out after its expiry, so its uid need not be kept beyond it.
+    """
+    cutoff = utcnow() - dt.timedelta(days=days)
+    with database.atomic():
+        gone = SyncDeadLetter.delete().where(SyncDeadLetter.at < cutoff).execute()
+        gone += SyncCommand.delete().where(SyncCommand.received_at < cutoff).execute()
+    return int(gone)

@@ -31,6 +31,7 @@ KEY_ACKED = "sync.acked_upto"
 KEY_FEED = "sync.feed_watermark"
 KEY_LAST_SYNC = "sync.last_sync"
 KEY_LOCAL_EDITS = "sync.local_edits_hlc"
+KEY_FLOOR = "sync.incarnation_floor"
 
 
 @dataclass
@@ -39,6 +40,7 @@ class SyncState:
     acked: int  # every seq up to this one is committed at central
     feed: int  # the changes from central applied up to this watermark
     last_sync: str | None  # when central last acknowledged something (ISO 8601)
+    floor: int = 0  # seqs up to this one were never sent in this incarnation
 
 
 def get_value(key: str, default: Any = None) -> Any:
@@ -66,9 +68,26 @@ def load_state() -> SyncState:
             incarnation, acked = new_uid(), 0
             set_value(KEY_INCARNATION, incarnation)
             set_value(KEY_ACKED, 0)
+            set_value(KEY_FLOOR, 0)
         return SyncState(incarnation=incarnation, acked=acked,
                          feed=int(get_value(KEY_FEED, 0)),
-                         last_sync=get_value(KEY_LAST_SYNC))
+                         last_sync=get_value(KEY_LAST_SYNC),
+                         floor=int(get_value(KEY_FLOOR, 0)))
+
+
+def new_incarnation() -> SyncState:
+    """Start a new run of sequence numbers from here (engine thread).
+
+    For a station database restored from an old backup: central already holds seqs of this
+    incarnation that the restored file never wrote, so the next records would be taken for
+    duplicates. The unacknowledged rows are sent again under the new incarnation; the seqs up
+    to the current watermark (the ``floor``) do not exist in it.
+    """
+    with database.atomic():
+        acked = int(get_value(KEY_ACKED, 0))
+        set_value(KEY_INCARNATION, new_uid())
+        set_value(KEY_FLOOR, acked)
+    return load_state()
 
 
 def read_batch(after: int, max_records: int, max_bytes: int = MAX_BATCH_BYTES) \
@@ -78,12 +97,13 @@ def read_batch(after: int, max_records: int, max_bytes: int = MAX_BATCH_BYTES) \
     size = 0
     query = (Outbox.select(Outbox.seq, Outbox.kind, Outbox.uid, Outbox.payload)
              .where(Outbox.seq > after).order_by(Outbox.seq).limit(max_records))
-    for seq, kind, uid, payload in query.tuples():
-        payload = bytes(payload)
+    rows: list[tuple[int, str, str, Any]] = list(query.tuples())  # type: ignore[arg-type]
+    for row in rows:
+        payload = bytes(row[3])
         if records and size + len(payload) > max_bytes:
             break
-        records.append({"seq": seq, "kind": kind, "uid": uid, "payload": payload})
-        size += len(payload) + len(uid) + 16
+        records.append({"seq": row[0], "kind": row[1], "uid": row[2], "payload": payload})
+        size += len(payload) + len(row[2]) + 16
     return records
 
 

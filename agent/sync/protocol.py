@@ -253,6 +253,13 @@ def status_payload(station: str, state: str, at: str | None = None) -> bytes:
     return json.dumps(body, sort_keys=True).encode()
 
 
+def central_status_payload(worker: str, state: str, at: str | None = None) -> bytes:
+    body: dict[str, Any] = {"v": VERSION, "worker": worker, "state": state}
+    if at is not None:
+        body["at"] = at
+    return json.dumps(body, sort_keys=True).encode()
+
+
 def decode_json(payload: bytes, required: tuple[str, ...]) -> dict[str, Any]:
     """A status or heartbeat payload: JSON object with ``v`` and the required fields."""
     if len(payload) > MAX_MESSAGE_BYTES:

@@ -90,7 +90,7 @@ def apply_model_record(model: type[Model], record: dict[str, Any],
     if not isinstance(uid, str) or not uid or not isinstance(hlc, str):
         raise ValueError(f"{model.__name__}: a record needs a uid and an hlc")
     row = model.get_or_none(model.uid == uid)  # type: ignore[attr-defined]
-    if row is not None and not newer(hlc, row.hlc):
+    if row is not None and not newer(hlc, getattr(row, "hlc", "")):
         return False
     if row is None:
         row = model(uid=uid)

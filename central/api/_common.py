@@ -40,11 +40,13 @@ What the helper does for every route, in this order:
    credentials needed) or ``AUTHENTICATED`` (any signed-in user);
 4. path parameters: ``{name}`` is a string, ``{name:int}`` an integer from 1 to 2**63-1
    (anything else -> 404, so "/api/processes/executions" is never taken for an id);
+   ``{name:path}`` a string that may hold slashes (static files);
 5. query parameters (:class:`Query`): parsed, defaulted, bounds-checked -> ``req.query``;
    errors -> 400 ``{"error": "invalid query", "errors": [{"path": "query.limit", ...}]}``;
 6. the JSON body (``body=``: a schema name registered with ``api.schema`` or an inline JSON
    Schema): parsed (at most 1 MiB), refused if it holds NUL characters, lone surrogates or
-   integers beyond 64 bits, then validated (unless ``validate_body=False``) -> ``req.body``;
+   integers beyond 64 bits, then validated (unless ``validate_body=False``) -> ``req.body``
+   (``body_required=False``: an empty body gives ``req.body = None``);
    errors -> 400 ``{"error": "invalid request body", "errors": [{"path", "reason"}]}``;
 7. the handler is called as ``handler(req, **path_params)``; a dict or list it returns is sent
    as JSON with the declared ``status`` (200 unless given); ``raise ApiError(status, message,
@@ -85,7 +87,8 @@ CSRF_HEADER = "X-CSRF-Token"
 MAX_BODY_BYTES = 1024 * 1024
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 INT64_MAX = 2**63 - 1
-_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::(int))?\}")
+NO_BODY: Any = object()  # read_json: the request had no body (and none was required)
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::(int|path))?\}")
 _TYPE_NAMES: dict[type, str] = {str: "string", int: "integer", bool: "boolean", float: "number"}
 
 Handler = Callable[..., Any]
@@ -193,6 +196,7 @@ class RouteSpec:
     path_params: tuple[tuple[str, type], ...] = ()
     body: str | dict[str, Any] | None = None
     validate_body: bool = True
+    body_required: bool = True
     response: str | dict[str, Any] | None = None
     status: int = 200
     errors: tuple[int, ...] = ()
@@ -281,23 +285,26 @@ class Api:
 
     def route(self, method: str, path: str, permission: str, summary: str, *,
               query: Iterable[Query] = (), body: str | dict[str, Any] | None = None,
-              validate_body: bool = True, response: str | dict[str, Any] | None = None,
+              validate_body: bool = True, body_required: bool = True,
+              response: str | dict[str, Any] | None = None,
               status: int = 200, errors: Iterable[int] = (), description: str = "",
               raw: bool = False, in_openapi: bool = True) -> Callable[[Handler], Handler]:
         if permission not in (PUBLIC, AUTHENTICATED, *PERMISSIONS):
             raise ValueError(f"{method} {path}: unknown permission {permission!r}")
-        params = tuple((m.group(1), int if m.group(2) else str)
+        params = tuple((m.group(1), int if m.group(2) == "int" else str)
                        for m in _PLACEHOLDER.finditer(path))
         openapi_path = _PLACEHOLDER.sub(lambda m: "{" + m.group(1) + "}", path)
         bottle_path = _PLACEHOLDER.sub(
-            lambda m: f"<{m.group(1)}:re:[0-9]{{1,19}}>" if m.group(2) else f"<{m.group(1)}>",
+            lambda m: f"<{m.group(1)}:re:[0-9]{{1,19}}>" if m.group(2) == "int"
+            else f"<{m.group(1)}:path>" if m.group(2) == "path" else f"<{m.group(1)}>",
             path)
 
         def decorate(handler: Handler) -> Handler:
             spec = RouteSpec(method=method, path=openapi_path, bottle_path=bottle_path,
                              permission=permission, summary=summary, handler=handler,
                              tag=self.tag, query=tuple(query), path_params=params, body=body,
-                             validate_body=validate_body, response=response, status=status,
+                             validate_body=validate_body, body_required=body_required,
+                             response=response, status=status,
                              errors=tuple(errors), description=description, raw=raw,
                              in_openapi=in_openapi)
             self.ctx.routes.append(spec)
@@ -389,8 +396,9 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def read_json() -> Any:
-    """The request's JSON body (400 if it is not JSON, 413 if it is too large)."""
+def read_json(required: bool = True) -> Any:
+    """The request's JSON body (400 if it is not JSON, 413 if it is too large); NO_BODY when
+    there is none and it is not ``required``."""
     request = bottle.request
     length = request.content_length
     if length > MAX_BODY_BYTES:
@@ -399,6 +407,8 @@ def read_json() -> Any:
     if len(raw) > MAX_BODY_BYTES:
         raise ApiError(413, f"request body larger than {MAX_BODY_BYTES} bytes")
     if not raw.strip():
+        if not required:
+            return NO_BODY
         raise ApiError(400, "a JSON request body is required")
     try:
         value = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
@@ -465,8 +475,10 @@ def _endpoint(spec: RouteSpec, ctx: CentralContext) -> Callable[..., Any]:
         query = _query_args(spec)
         body = None
         if spec.body is not None:
-            body = read_json()
-            if spec.validate_body:
+            body = read_json(spec.body_required)
+            if body is NO_BODY:
+                body = None
+            elif spec.validate_body:
                 if not validators:
                     validators.append(_body_validator(ctx, spec))
                 _validate_body(validators[0], body)

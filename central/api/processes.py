@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from bottle import Bottle
+from peewee import IntegrityError
 
 from agent.core.models import Process, ProcessTemplate, database
 from agent.definitions import DefinitionError, needs_radio, validate_definition
@@ -46,18 +49,32 @@ def check_definition(body: Any) -> dict[str, Any]:
     return definition
 
 
+@contextmanager
+def unique_uids() -> Iterator[None]:
+    """A trigger or action uid already used by another process is a conflict (409)."""
+    try:
+        with database.atomic():
+            yield
+    except IntegrityError as exc:
+        raise ApiError(409, "a trigger or action uid in the definition belongs to another "
+                            "process: leave uids out to get new ones") from exc
+
+
 def create_process(req: Request, body: Any, *, action: str = "create") -> Process:
-    """Store a new process from a definition body (validated here); audited; one transaction."""
+    """Store a new process from a definition body (validated here), audited, in one transaction.
+
+    The caller tells ``ctx.changed`` once its transaction is committed.
+    """
     definition = check_definition(body)
     with database.atomic():
         if definition.get("uid") and Process.select().where(
                 Process.uid == definition["uid"]).exists():
             raise ApiError(409, f"a process with uid {definition['uid']} already exists")
         user_id = req.user.user_id if req.user is not None else None
-        process = save_process(definition, origin=CENTRAL, hlc=req.ctx.clock.now(),
-                               created_by=user_id, validated=True)
+        with unique_uids():
+            process = save_process(definition, origin=CENTRAL, hlc=req.ctx.clock.now(),
+                                   created_by=user_id, validated=True)
         audit(req.actor, action, "process", process.uid, None, definition_of(process))
-    req.ctx.changed("process", process.uid)
     return process
 
 
@@ -102,7 +119,9 @@ def register(app: Bottle, ctx: CentralContext) -> None:
               description="The body is a process definition (see ProcessDefinition); errors "
                           "list each problem with its path.")
     def create(req: Request) -> dict[str, Any]:
-        return {"process_id": create_process(req, req.body).id}
+        process = create_process(req, req.body)
+        req.ctx.changed("process", process.uid)
+        return {"process_id": process.id}
 
     @api.put("/api/processes/{id:int}", "processes:create", "Update a process (a new version)",
              body="ProcessDefinition", validate_body=False, response="Message", errors=(409,),
@@ -120,8 +139,9 @@ def register(app: Bottle, ctx: CentralContext) -> None:
                                     f"not {definition['version']}: reload it and edit again")
             before = definition_of(process)
             definition["uid"] = process.uid
-            save_process(definition, existing=process, origin=CENTRAL,
-                         hlc=req.ctx.clock.now(), validated=True)
+            with unique_uids():
+                save_process(definition, existing=process, origin=CENTRAL,
+                             hlc=req.ctx.clock.now(), validated=True)
             audit(req.actor, "update", "process", process.uid, before, definition_of(process))
         req.ctx.changed("process", process.uid)
         return {"message": "updated"}
@@ -142,7 +162,8 @@ def register(app: Bottle, ctx: CentralContext) -> None:
         return {"message": "deactivated"}
 
     @api.post("/api/processes/{id:int}/execute", "processes:execute", "Run a process now",
-              body="ExecuteRequest", response="ExecutionCreated", status=201, errors=(409,),
+              body="ExecuteRequest", body_required=False, response="ExecutionCreated",
+              status=201, errors=(409,),
               description="Runs at central when the process is assigned to station "
                           "'central'; for field stations a queued execution and a 'run' "
                           "command are created per station. Returns the first execution id.")

@@ -28,7 +28,6 @@ from pubsub import pub
 from agent.radio.airtime import packet_airtime_ms
 
 ROOT = Path(__file__).resolve().parents[2]
-DEMO = ROOT / "firefly_sim" / "scenarios" / "demo.toml"
 
 ANNA = "!a1b2c3d4"
 BOB = "!b0b0b0b0"
@@ -424,6 +423,8 @@ def test_bad_control_input_gets_json_errors(sim: Sim) -> None:
     cases: list[tuple[str, str, Any, bytes | None, int]] = [
         ("POST", f"/nodes/{ANNA}/text", None, b"{not json", 400),
         ("POST", f"/nodes/{ANNA}/text", None, b"[1, 2]", 400),
+        ("POST", f"/nodes/{ANNA}/text", None, b"\xff\xfe", 400),
+        ("POST", f"/nodes/{ANNA}/text", None, b"[" * 50_000, 400),
         ("POST", f"/nodes/{ANNA}/text", {"text": ""}, None, 400),
         ("POST", f"/nodes/{ANNA}/text", {"text": "x" * 300}, None, 400),
         ("POST", f"/nodes/{ANNA}/text", {"text": "hi", "channel": 7}, None, 400),
@@ -483,7 +484,7 @@ def test_drop_makes_the_library_see_the_connection_drop(sim: Sim, collector: Col
 
 def test_demo_scenario_runs(tmp_path: Path, collector: Collector) -> None:
     """The shipped demo at 10x speed: the SOS (t=12 s) arrives within about 1.2 s."""
-    demo = start_sim(tmp_path, 1, str(DEMO), ["--speed", "10"])
+    demo = start_sim(tmp_path, 1, "demo", ["--speed", "10"])  # built-in scenario name
     iface = None
     try:
         iface = TCPInterface(hostname="127.0.0.1", portNumber=demo.ports[0])

@@ -82,6 +82,10 @@ async function route() {
     }
     cleanup = result;
     document.title = `${entry.nav || "Process builder"} · Firefly`;
+    // after a navigation, start the keyboard and screen reader at the page, not the old link
+    if (document.activeElement === document.body || nav.contains(document.activeElement)) {
+      main.focus({ preventScroll: true });
+    }
   } catch (error) {
     console.error(error);
     if (seq === renderSeq) {
@@ -94,7 +98,7 @@ async function start() {
   await session.load();
   if (session.user()) live.connect();
   else live.disconnect();
-  if (!location.hash || location.hash === "#/login") location.hash = "#/processes";
+  if (!location.hash || location.hash === "#/login") history.replaceState(null, "", "#/processes");
   await route();
 }
 
@@ -111,7 +115,7 @@ document.getElementById("logout").addEventListener("click", async () => {
     toast(`Log out failed: ${error.message}`, "error");
   }
   live.disconnect();
-  location.hash = "#/login";
+  history.replaceState(null, "", "#/login");
   await route();
 });
 

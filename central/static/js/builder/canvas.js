@@ -1,7 +1,7 @@
 // The visual workflow: a palette of trigger and action types, dragged (HTML5 drag and drop) or
 // added with a button into two ordered lists; items are reordered by dragging their grip or with
 // the move up/down buttons (keyboard).
-import { h } from "../lib/dom.js";
+import { h, mount } from "../lib/dom.js";
 import { conditionsEditor } from "./conditions.js";
 import { schemaForm } from "./schema_form.js";
 
@@ -77,7 +77,7 @@ export function createCanvas(opts) {
   }
 
   function paintPalette() {
-    palette.replaceChildren(
+    mount(palette,
       h("h2", "Building blocks"),
       h("p.small.muted", "Drag a block into the workflow, or select it to add it at the end."),
       h("h3", "Triggers"),
@@ -162,10 +162,10 @@ export function createCanvas(opts) {
       h("div.item-body",
         info.description ? h("p.small.muted", info.description) : null,
         schemaForm(configSchema, item[configKey], `${path}.${configKey}`, () => opts.onChange(false), { disabled }),
-        h("details", { open: nConditions > 0 || null, "data-path": `${path}.conditions` },
+        h("details", { open: nConditions > 0 || null, "data-path": `${path}.conditions`, "data-key": `${path}:conditions` },
           h("summary", `Conditions${nConditions ? ` (${nConditions})` : ""}`),
           conditionsEditor(item, `${path}.conditions`, opts.ops, () => opts.onChange(false), { disabled })),
-        h("details", { "data-path": path },
+        h("details", { "data-path": path, "data-key": `${path}:extra` },
           h("summary", kind === "action" ? "Timeout and retries" : "Priority and state"),
           schemaForm(extraSchema, item, path, () => opts.onChange(false), { disabled }))));
     return card;
@@ -178,15 +178,17 @@ export function createCanvas(opts) {
         itemCard(kind, item, i, list.length),
         kind === "action" && i < list.length - 1 ? h("div.flow-arrow", { "aria-hidden": "true" }, "↓") : null,
       ]),
-      disabled ? null : h("div.drop-end.placeholder", list.length ? `Drop a ${kind} here to add it at the end` : hint));
+      disabled ? null : h("div.drop-end.placeholder", list.length ? `Drop ${kind === "action" ? "an action" : "a trigger"} here to add it at the end` : hint));
     wireZone(el, kind);
     return h("section.card", { "aria-label": title }, h("h2", title), el);
   }
 
   function paint() {
-    board.replaceChildren(
-      zone("trigger", "When… (any of these triggers)", "Drag a trigger here: what starts the process"),
-      zone("action", "Then… (these actions, in order)", "Drag actions here: what the process does"));
+    const open = new Set([...board.querySelectorAll("details[open]")].map((d) => d.dataset.key));
+    mount(board,
+      zone("trigger", "When… (any of these triggers)", "Drag a trigger here, or select one in the building blocks: what starts the process"),
+      zone("action", "Then… (these actions, in order)", "Drag actions here, or select them in the building blocks: what the process does"));
+    for (const d of board.querySelectorAll("details")) if (open.has(d.dataset.key)) d.open = true;
   }
 
   paintPalette();

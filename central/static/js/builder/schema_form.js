@@ -29,9 +29,36 @@ function textControl(prop, current, id) {
   return long ? h("textarea", { ...attrs, rows: 3 }) : h("input", { ...attrs, type: "text" });
 }
 
+/** "a text, or a list of texts" (oneOf/anyOf string | array of strings). */
+function textOrList(prop) {
+  const alts = prop.oneOf || prop.anyOf;
+  return Boolean(alts) && alts.some((a) => a.type === "string") && alts.some((a) => a.type === "array");
+}
+
 /** The control for one property; calls set(value) on change (undefined removes the key). */
 function controlFor(prop, current, id, set, disabled) {
-  const type = Array.isArray(prop.type) ? prop.type.find((t) => t !== "null") : prop.type;
+  if (textOrList(prop)) {
+    const input = h("input", { id, type: "text", disabled, placeholder: "one text, or several separated by commas",
+      value: Array.isArray(current) ? current.join(", ") : current ?? "",
+      oninput: () => {
+        const items = input.value.split(",").map((x) => x.trim()).filter(Boolean);
+        set(items.length > 1 ? items : items[0]);
+      } });
+    return input;
+  }
+  const types = Array.isArray(prop.type) ? prop.type.filter((t) => t !== "null") : [prop.type];
+  if (types.length > 1 && types.includes("string")) {
+    // a number or a template ("channel": 0 or "{{ event.channel }}")
+    const input = h("input", { id, type: "text", disabled, value: current ?? "",
+      placeholder: prop.default !== undefined ? String(prop.default) : null,
+      oninput: () => {
+        const text = input.value.trim();
+        const numeric = /^-?\d+(\.\d+)?$/.test(text) && (types.includes("integer") || types.includes("number"));
+        set(text === "" ? undefined : numeric ? Number(text) : input.value);
+      } });
+    return input;
+  }
+  const type = types[0];
   if (prop.enum) {
     const select = h("select", { id, disabled, onchange: () => set(select.value === "" ? undefined : JSON.parse(select.value)) },
       h("option", { value: "" }, prop.default !== undefined ? `(default: ${prop.default})` : "—"),
@@ -123,7 +150,7 @@ export function schemaForm(schema, target, path, onChange, { disabled = false, s
       required.has(key) ? h("span.sr-only", " (required)") : null);
     const type = Array.isArray(prop.type) ? prop.type[0] : prop.type;
     const wrapper = type === "boolean"
-      ? h("div.field.check", { "data-path": fieldPath }, control, label, hintBits ? h("span.hint", hintBits) : null)
+      ? h("div.field.check", { "data-path": fieldPath }, control, h("div", label, hintBits ? h("div.hint", hintBits) : null))
       : h("div.field", { "data-path": fieldPath }, label, hintBits ? h("span.hint", hintBits) : null, control);
     const wide = (prop.maxLength || 0) > 300 || type === "object" || (!type && !prop.enum);
     if (wide) wrapper.style.gridColumn = "1 / -1";

@@ -138,3 +138,39 @@ export function downloadJson(filename, data) {
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
+
+/**
+ * A modal form that stays open until `submit()` succeeds; an error it throws is shown in the
+ * dialog (with the API's per-field errors listed). Resolves true when saved, false on cancel.
+ */
+export function formDialog(title, body, submit, { submitLabel = "Save" } = {}) {
+  return new Promise((resolve) => {
+    const problems = h("div.errors-summary", { hidden: true, role: "alert" });
+    const button = h("button.btn.btn-primary", { type: "submit" }, submitLabel);
+    const form = h("form", { method: "dialog" }, h("h2", title), problems, body,
+      h("div.dialog-actions", h("button.btn", { type: "button", onclick: () => dlg.close() }, "Cancel"), button));
+    const dlg = h("dialog", { "aria-label": title }, form);
+    let saved = false;
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      if (!form.reportValidity()) return;
+      button.disabled = true;
+      try {
+        await submit();
+        saved = true;
+        dlg.close();
+      } catch (error) {
+        const list = (error.errors || []).map((e) => h("li", h("code", e.path), ` ${e.reason}`));
+        mount(problems, h("strong", error.message || String(error)), list.length ? h("ul", list) : null);
+        problems.hidden = false;
+      } finally {
+        button.disabled = false;
+      }
+    });
+    dlg.addEventListener("close", () => { dlg.remove(); resolve(saved); });
+    document.body.append(dlg);
+    dlg.showModal();
+    const first = form.querySelector("input, select, textarea");
+    if (first) first.focus();
+  });
+}

@@ -6,6 +6,7 @@ const listeners = new Map();
 const statusListeners = new Set();
 let source = null;
 let state = "off";
+let retryTimer = null;
 
 function setState(next) {
   state = next;
@@ -27,13 +28,23 @@ export function connect() {
   source = new EventSource("/api/events/stream");
   setState("connecting");
   source.addEventListener("open", () => setState("on"));
-  source.addEventListener("error", () => setState(source && source.readyState === 2 ? "off" : "retry"));
+  source.addEventListener("error", () => {
+    if (!source) return;
+    setState("retry");
+    if (source.readyState === EventSource.CLOSED) {
+      // refused (503 when central has too many streams, 401 after logout): try again later
+      source = null;
+      clearTimeout(retryTimer);
+      retryTimer = setTimeout(connect, 10000);
+    }
+  });
   for (const type of ["executions", "steps", "hello"]) {
     source.addEventListener(type, (event) => dispatch(type, event));
   }
 }
 
 export function disconnect() {
+  clearTimeout(retryTimer);
   if (source) source.close();
   source = null;
   setState("off");

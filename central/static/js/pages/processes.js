@@ -100,7 +100,7 @@ export async function render(root) {
       h("td.hide-sm", template),
       h("td.hide-md", creatorName(p)),
       h("td.hide-md", (p.stations || ["*"]).map((s) => h("span.tag", s === "*" ? "all stations" : s))),
-      h("td.nowrap", { title: p.last_executed || "" }, ago(p.last_executed)),
+      h("td.nowrap.hide-sm", { title: p.last_executed || "" }, ago(p.last_executed)),
       h("td", rate === null ? h("span.muted", "—") : h("span.rate",
         h("span.rate-bar", { "aria-hidden": "true" }, h("span", { style: { width: `${Math.round(rate * 100)}%` } })),
         percent(rate))),
@@ -211,16 +211,19 @@ export async function render(root) {
         h("div.field", h("label", { for: "sort-by" }, "Sort by"), h("div.row", sortSelect, dirButton))),
       h("div.table-wrap", h("table", { id: "process-table" },
         h("thead", h("tr", h("th", "Name"), h("th", "Status"), h("th.hide-sm", "Template"), h("th.hide-md", "Creator"),
-          h("th.hide-md", "Stations"), h("th", "Last executed"), h("th", "Success"), h("th.num.hide-sm", "Runs"),
+          h("th.hide-md", "Stations"), h("th.hide-sm", "Last executed"), h("th", "Success"), h("th.num.hide-sm", "Runs"),
           h("th.num.hide-md", "Avg time"), h("th", h("span.sr-only", "Actions")))),
         tbody)),
       pager));
   paint();
 
-  const [processes, templates] = await Promise.all([
+  const [processes, templates, admins] = await Promise.all([
     getAll("/api/processes", "processes"),
     get("/api/processes/templates").catch(() => ({ templates: [] })),
+    can("users:admin") ? get("/api/admin/users").then((r) => r.users || []).catch(() => []) : [],
   ]);
+  const names = new Map(admins.map((u) => [u.id, u.username]));
+  for (const p of processes) if (names.has(p.created_by)) p.created_by_name = names.get(p.created_by);
   state.processes = processes;
   state.byId = new Map(processes.map((p) => [p.id, p]));
   state.templates = new Map((templates?.templates || []).map((t) => [t.id, t]));

@@ -1,0 +1,16 @@
+"""zone_exit: a node leaves a zone (with hysteresis: GPS jitter at the edge does not count)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from agent.engine.registry import register_trigger
+from agent.triggers._zone_base import ZoneTrigger
+
+
+@register_trigger
+class ZoneExitTrigger(ZoneTrigger):
+    type_name = "zone_exit"
+    description = ("A node leaves a zone (by more than the zone's margin, default 25 m); "
+                   "filter by node, user or group")
+    EXAMPLE: ClassVar[dict[str, Any]] = {"zone": "avalanche", "group": "north-team"}

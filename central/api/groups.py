@@ -1,0 +1,123 @@
+"""Groups of users (medics, north-team): list, get, create, update, delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bottle import Bottle
+
+from agent.core.models import database
+from agent.core.module_models import NOTIFICATION_CHANNELS, Group
+from agent.modules.fleet import InvalidRecord, live
+from agent.modules.users import UserService
+from central.api._common import Api, Query, Request
+from central.api._fleet import (
+    FLEET_PROPERTIES,
+    HLC_FIELD,
+    METADATA,
+    NAME,
+    PAGE,
+    Modules,
+    check_hlc,
+    get_live,
+    invalid,
+    view,
+)
+from central.api._schemas import NULLABLE_STR, array_of, obj
+from central.audit import audit
+from central.context import CentralContext
+
+GROUP_FIELDS: dict[str, Any] = {
+    "name": NAME,
+    "description": {"type": ["string", "null"], "maxLength": 2000},
+    "channels": {"type": "array", "items": {"enum": list(NOTIFICATION_CHANNELS)},
+                 "uniqueItems": True,
+                 "description": "how notifications reach it: mesh, mqtt, feed"},
+    "mqtt_topic": {"type": ["string", "null"], "minLength": 1, "maxLength": 200,
+                   "description": "topic of the mqtt channel (default: under the station's "
+                                  "out/notifications/group/)"},
+    "is_active": {"type": "boolean"},
+    "metadata": METADATA,
+}
+STRINGS = {"type": "array", "items": {"type": "string"}}
+GROUP = obj({**FLEET_PROPERTIES, "name": {"type": "string"}, "description": NULLABLE_STR,
+             "channels": STRINGS, "mqtt_topic": NULLABLE_STR, "is_active": {"type": "boolean"},
+             "metadata": {"type": ["object", "null"]}, "members": STRINGS,
+             "member_count": {"type": "integer"}})
+
+
+def group_view(users: UserService, group: Group) -> dict[str, Any]:
+    members = [u.name for u in users.members(group)]
+    return view(group, members=members, member_count=len(members))
+
+
+def register(app: Bottle, ctx: CentralContext) -> None:
+    api = Api(app, ctx, tag="groups")
+    api.schema("Group", GROUP)
+    api.schema("GroupList", obj({"groups": array_of("Group"), "total": {"type": "integer"}}))
+    api.schema("GroupCreate", {"type": "object", "required": ["name"],
+                               "properties": GROUP_FIELDS, "additionalProperties": False})
+    api.schema("GroupUpdate", {"type": "object",
+                               "properties": {**GROUP_FIELDS, "hlc": HLC_FIELD},
+                               "additionalProperties": False})
+
+    @api.get("/api/groups", "modules:view", "List groups with their members",
+             query=[*PAGE, Query("active_only", bool, False, "only active groups")],
+             response="GroupList")
+    def list_groups(req: Request) -> dict[str, Any]:
+        q, users = req.query, Modules(req.ctx).users
+        query = live(Group)
+        if q["active_only"]:
+            query = query.where(Group.is_active == True)  # noqa: E712
+        page = query.order_by(Group.name, Group.id).limit(q["limit"]).offset(q["offset"])
+        return {"groups": [group_view(users, g) for g in page], "total": query.count()}
+
+    @api.get("/api/groups/{id:int}", "modules:view", "A group with its members",
+             response="Group")
+    def get_group(req: Request, id: int) -> dict[str, Any]:
+        return group_view(Modules(req.ctx).users, get_live(Group, id, "group"))
+
+    @api.post("/api/groups", "modules:edit", "Create a group", body="GroupCreate",
+              response="Group", status=201, errors=(409,),
+              description="409 when the name is taken. Members are added on the users.")
+    def create_group(req: Request) -> dict[str, Any]:
+        users = Modules(req.ctx).users
+        with database.atomic():
+            try:
+                group = users.create_group(req.body, origin="central")
+            except InvalidRecord as exc:
+                raise invalid(exc, "group") from None
+            after = group_view(users, group)
+            audit(req.actor, "create", "group", group.uid, None, after)
+        req.ctx.changed("group", group.uid)
+        return after
+
+    @api.put("/api/groups/{id:int}", "modules:edit", "Update a group (the fields given)",
+             body="GroupUpdate", response="Group", errors=(409,))
+    def update_group(req: Request, id: int) -> dict[str, Any]:
+        users = Modules(req.ctx).users
+        with database.atomic():
+            group = get_live(Group, id, "group")
+            changes = check_hlc(group, req.body, "group")
+            before = group_view(users, group)
+            try:
+                users.update_group(group, changes, origin="central")
+            except InvalidRecord as exc:
+                raise invalid(exc, "group") from None
+            after = group_view(users, group)
+            audit(req.actor, "update", "group", group.uid, before, after)
+        req.ctx.changed("group", group.uid)
+        return after
+
+    @api.delete("/api/groups/{id:int}", "modules:edit",
+                "Delete a group (a tombstone that syncs; members simply lose it)",
+                response="Message")
+    def delete_group(req: Request, id: int) -> dict[str, Any]:
+        users = Modules(req.ctx).users
+        with database.atomic():
+            group = get_live(Group, id, "group")
+            before = group_view(users, group)
+            users.delete_group(group, origin="central")
+            audit(req.actor, "delete", "group", group.uid, before, None)
+        req.ctx.changed("group", group.uid)
+        return {"message": "deleted"}

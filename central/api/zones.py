@@ -1,0 +1,129 @@
+"""Zones: the fleet's circles and polygons (list, get, create, update, delete)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bottle import Bottle
+
+from agent.core.models import database
+from agent.core.module_models import ZONE_SHAPES, Zone
+from agent.modules.fleet import InvalidRecord, live
+from agent.modules.geo import MAX_POLYGON_VERTICES, MAX_ZONE_RADIUS_M
+from agent.modules.zones import MAX_MARGIN_M
+from central.api._common import Api, Query, Request
+from central.api._fleet import (
+    FLEET_PROPERTIES,
+    HLC_FIELD,
+    METADATA,
+    NAME,
+    PAGE,
+    Modules,
+    check_hlc,
+    get_live,
+    invalid,
+    view,
+)
+from central.api._schemas import array_of, obj
+from central.audit import audit
+from central.context import CentralContext
+
+_LAT = {"type": "number", "minimum": -90, "maximum": 90}
+_LON = {"type": "number", "minimum": -180, "maximum": 180}
+ZONE_FIELDS: dict[str, Any] = {
+    "name": NAME,
+    "shape": {"enum": list(ZONE_SHAPES),
+              "description": "circle (center_lat, center_lon, radius_m) or polygon"},
+    "center_lat": _LAT,
+    "center_lon": _LON,
+    "radius_m": {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_ZONE_RADIUS_M},
+    "polygon": {"type": "array", "minItems": 3, "maxItems": MAX_POLYGON_VERTICES,
+                "items": {"type": "array", "prefixItems": [_LAT, _LON], "minItems": 2,
+                          "maxItems": 2},
+                "description": "[[lat, lon], ...]"},
+    "margin_m": {"type": "number", "minimum": 0, "maximum": MAX_MARGIN_M,
+                 "description": "hysteresis of zone_entry/zone_exit (default 25 m)"},
+    "is_active": {"type": "boolean"},
+    "metadata": METADATA,
+}
+ZONE = obj({**FLEET_PROPERTIES, "name": {"type": "string"}, "shape": {"enum": list(ZONE_SHAPES)},
+            "center_lat": {"type": "number"}, "center_lon": {"type": "number"},
+            "radius_m": {"type": ["number", "null"]},
+            "polygon": {"type": ["array", "null"], "items": {"type": "array",
+                                                             "items": {"type": "number"}}},
+            "margin_m": {"type": "number"}, "is_active": {"type": "boolean"},
+            "metadata": {"type": ["object", "null"]}})
+
+
+def register(app: Bottle, ctx: CentralContext) -> None:
+    api = Api(app, ctx, tag="zones")
+    api.schema("Zone", ZONE)
+    api.schema("ZoneList", obj({"zones": array_of("Zone"), "total": {"type": "integer"}}))
+    api.schema("ZoneCreate", {"type": "object", "required": ["name"], "properties": ZONE_FIELDS,
+                              "additionalProperties": False})
+    api.schema("ZoneUpdate", {"type": "object", "properties": {**ZONE_FIELDS, "hlc": HLC_FIELD},
+                              "additionalProperties": False})
+
+    @api.get("/api/zones", "modules:view", "List zones",
+             query=[*PAGE, Query("active_only", bool, False, "only active zones"),
+                    Query("name", str, None, "names containing this", max_length=100)],
+             response="ZoneList")
+    def list_zones(req: Request) -> dict[str, Any]:
+        q = req.query
+        query = live(Zone)
+        if q["active_only"]:
+            query = query.where(Zone.is_active == True)  # noqa: E712
+        if q["name"]:
+            query = query.where(Zone.name.contains(q["name"]))
+        page = query.order_by(Zone.name, Zone.id).limit(q["limit"]).offset(q["offset"])
+        return {"zones": [view(z) for z in page], "total": query.count()}
+
+    @api.get("/api/zones/{id:int}", "modules:view", "A zone", response="Zone")
+    def get_zone(req: Request, id: int) -> dict[str, Any]:
+        return view(get_live(Zone, id, "zone"))
+
+    @api.post("/api/zones", "modules:edit", "Create a zone", body="ZoneCreate", response="Zone",
+              status=201, errors=(409,),
+              description="A circle (center_lat, center_lon, radius_m) or a polygon; 409 when "
+                          "the name is taken.")
+    def create_zone(req: Request) -> dict[str, Any]:
+        modules = Modules(req.ctx)
+        with database.atomic():
+            try:
+                zone = modules.zones.create(req.body, origin="central")
+            except InvalidRecord as exc:
+                raise invalid(exc, "zone") from None
+            audit(req.actor, "create", "zone", zone.uid, None, view(zone))
+        req.ctx.changed("zone", zone.uid)
+        return view(zone)
+
+    @api.put("/api/zones/{id:int}", "modules:edit", "Update a zone (the fields given)",
+             body="ZoneUpdate", response="Zone", errors=(409,),
+             description="Activate or deactivate, rename, reshape, change the margin or the "
+                         "metadata. Send the hlc you edited to be told (409) of a concurrent "
+                         "change.")
+    def update_zone(req: Request, id: int) -> dict[str, Any]:
+        modules = Modules(req.ctx)
+        with database.atomic():
+            zone = get_live(Zone, id, "zone")
+            changes = check_hlc(zone, req.body, "zone")
+            before = view(zone)
+            try:
+                modules.zones.update(zone, changes, origin="central")
+            except InvalidRecord as exc:
+                raise invalid(exc, "zone") from None
+            audit(req.actor, "update", "zone", zone.uid, before, view(zone))
+        req.ctx.changed("zone", zone.uid)
+        return view(zone)
+
+    @api.delete("/api/zones/{id:int}", "modules:edit", "Delete a zone (a tombstone that syncs)",
+                response="Message")
+    def delete_zone(req: Request, id: int) -> dict[str, Any]:
+        modules = Modules(req.ctx)
+        with database.atomic():
+            zone = get_live(Zone, id, "zone")
+            before = view(zone)
+            modules.zones.delete(zone, origin="central")
+            audit(req.actor, "delete", "zone", zone.uid, before, None)
+        req.ctx.changed("zone", zone.uid)
+        return {"message": "deleted"}

@@ -1,0 +1,213 @@
+"""Ingesting one batch of a station's outbox records, in one transaction.
+
+1. Lock the station's watermark row for the batch's incarnation (PostgreSQL ``FOR UPDATE``;
+   SQLite's write lock), so batches of one station are ingested one at a time even by several
+   workers, while different stations proceed in parallel.
+2. Drop records whose seq is already ingested (``upto`` or a received range): a re-sent or
+   re-delivered batch changes nothing.
+3. Decode each record; merge station edits of fleet-owned records first (so executions find
+   their process), then upsert executions, alerts, notifications, command results by uid.
+   A record that cannot be stored goes to ``sync_dead_letters`` with the reason; it still
+   counts as received, so it never blocks the station's later records.
+4. Add the batch's range ``[from, last]`` to the watermark, then commit. Only after the commit
+   does the worker publish the acknowledgement (``upto``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from peewee import PostgresqlDatabase
+
+from agent.core.codec import DecodeError, decode
+from agent.core.ids import HybridClock
+from agent.core.models import database, utcnow
+from agent.sync import protocol
+from central.sync.feed import write_transaction
+from central.sync.merge import command_result, merge_fleet, merge_process
+from central.sync.models import SyncDeadLetter, SyncStation, SyncWatermark
+from central.sync.rows import RecordError
+from central.sync.upserts import (
+    Item,
+    Rejected,
+    upsert_alerts,
+    upsert_executions,
+    upsert_notifications,
+)
+
+_LOG = logging.getLogger(__name__)
+
+DEAD_PAYLOAD_BYTES = 4096
+
+
+@dataclass
+class BatchResult:
+    station: str
+    incarnation: str
+    upto: int  # every seq up to this one is committed
+    last: int  # the batch's last seq
+    stored: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    changed: list[tuple[str, str]] = field(default_factory=list)  # fleet records merged
+
+
+def merge_range(upto: int, ranges: list[list[int]], lo: int, hi: int) \
+        -> tuple[int, list[list[int]]]:
+    """Add seqs ``lo..hi`` to (``upto``, ``ranges``); return the new contiguous watermark and
+    the ranges still beyond it (sorted, merged)."""
+    spans = sorted([*[[int(a), int(b)] for a, b in ranges], [lo, hi]])
+    rest: list[list[int]] = []
+    for a, b in spans:
+        if a <= upto + 1:
+            upto = max(upto, b)
+        elif rest and a <= rest[-1][1] + 1:
+            rest[-1][1] = max(rest[-1][1], b)
+        else:
+            rest.append([a, b])
+    while rest and rest[0][0] <= upto + 1:
+        upto = max(upto, rest.pop(0)[1])
+    return upto, rest
+
+
+def received(seq: int, upto: int, ranges: list[list[int]]) -> bool:
+    return seq <= upto or any(a <= seq <= b for a, b in ranges)
+
+
+def ensure_station(station: str) -> None:
+    SyncStation.insert(station_id=station, first_seen=utcnow()).on_conflict_ignore().execute()
+
+
+def lock_watermark(station: str, incarnation: str) -> SyncWatermark:
+    SyncWatermark.insert(station_id=station, incarnation=incarnation, upto=0, ranges=[],
+                         updated_at=utcnow()).on_conflict_ignore().execute()
+    query = SyncWatermark.select().where((SyncWatermark.station_id == station)
+                                         & (SyncWatermark.incarnation == incarnation))
+    if isinstance(database.obj, PostgresqlDatabase):
+        query = query.for_update()
+    return query.get()
+
+
+def watermark_of(station: str, incarnation: str) -> int:
+    row = SyncWatermark.get_or_none((SyncWatermark.station_id == station)
+                                    & (SyncWatermark.incarnation == incarnation))
+    return int(row.upto) if row is not None else 0
+
+
+def dead_letter(station: str, topic: str, reason: str, payload: bytes | None) -> None:
+    SyncDeadLetter.create(station_id=station, topic=topic[:1000], reason=reason[:4000],
+                          payload=payload[:DEAD_PAYLOAD_BYTES] if payload else None)
+    if station:
+        SyncStation.update(dead_letters=SyncStation.dead_letters + 1).where(
+            SyncStation.station_id == station).execute()
+
+
+def forget_dead_letters(days: int = 30) -> int:
+    """Dead letters are kept ``days`` (the counts in sync_stations stay)."""
+    cutoff = utcnow() - dt.timedelta(days=days)
+    return int(SyncDeadLetter.delete().where(SyncDeadLetter.received_at < cutoff).execute())
+
+
+def ingest_batch(station: str, body: dict[str, Any], topic: str, clock: HybridClock) \
+        -> BatchResult:
+    """Ingest one checked batch body from ``station`` (see the module's steps)."""
+    records = body["records"]
+    inc = body["inc"]
+    last = records[-1]["seq"] if records else body["from"] - 1
+    with write_transaction():
+        ensure_station(station)
+        mark = lock_watermark(station, inc)
+        ranges = list(mark.ranges or [])
+        result = BatchResult(station, inc, int(mark.upto), last)
+        fresh = [r for r in records if not received(r["seq"], result.upto, ranges)]
+        result.duplicates = len(records) - len(fresh)
+        by_kind: dict[str, list[Item]] = defaultdict(list)
+        rejected: list[Rejected] = []
+        for record in fresh:
+            try:
+                kind, value, _version = decode(record["payload"])
+            except DecodeError as exc:
+                rejected.append(Rejected(record["seq"], record["kind"], record["uid"], str(exc)))
+                continue
+            if kind != record["kind"]:
+                rejected.append(Rejected(record["seq"], record["kind"], record["uid"],
+                                         f"payload of kind {kind!r} in a {record['kind']!r} "
+                                         "record"))
+                continue
+            by_kind[kind].append((record["seq"], value))
+        for kind in protocol.FLEET_KINDS:
+            for seq, value in by_kind.pop(kind, []):
+                try:
+                    with database.atomic():
+                        changed = _merge(station, kind, value, clock)
+                except RecordError as exc:
+                    rejected.append(Rejected(seq, kind, str(value.get("uid", "")), str(exc)))
+                    continue
+                if changed:
+                    result.changed.append((kind, str(value["uid"])))
+                result.stored += 1
+        for kind, upsert in (("execution", upsert_executions), ("alert", upsert_alerts),
+                             ("notification", upsert_notifications)):
+            items = by_kind.pop(kind, [])
+            if items:
+                stored, bad = _upsert_isolated(station, items, upsert)
+                result.stored += stored
+                rejected += bad
+        for seq, value in by_kind.pop("command", []):
+            try:
+                with database.atomic():
+                    command_result(station, value)
+                result.stored += 1
+            except RecordError as exc:
+                rejected.append(Rejected(seq, "command", str(value.get("uid", "")), str(exc)))
+        for kind, items in by_kind.items():
+            rejected += [Rejected(seq, kind, str(v.get("uid", "")),
+                                  f"records of kind {kind!r} are not accepted")
+                         for seq, v in items]
+        for refused in rejected:
+            dead_letter(station, topic, f"seq {refused.seq} {refused.kind} {refused.uid}: "
+                                        f"{refused.reason}", None)
+        result.rejected = len(rejected)
+        upto, rest = merge_range(result.upto, ranges, body["from"], last)
+        SyncWatermark.update(upto=upto, ranges=rest, updated_at=utcnow()).where(
+            SyncWatermark.id == mark.id).execute()
+        now = utcnow()
+        SyncStation.update(last_sync=now, last_seen=now, incarnation=inc,
+                           records_ingested=SyncStation.records_ingested + len(fresh)).where(
+            SyncStation.station_id == station).execute()
+        result.upto = upto
+    return result
+
+
+def _merge(station: str, kind: str, value: dict[str, Any], clock: HybridClock) -> bool:
+    if kind == "process":
+        return merge_process(station, value, clock)
+    if kind == "template":
+        raise RecordError("templates are edited at central only")
+    return merge_fleet(station, kind, value, clock)
+
+
+def _upsert_isolated(station: str, items: list[Item], upsert: Any) -> tuple[int, list[Rejected]]:
+    """Upsert all items at once; if the database refuses, one by one (finding the culprit)."""
+    try:
+        with database.atomic():
+            stored, bad = upsert(station, items)
+            return int(stored), list(bad)
+    except Exception as exc:  # noqa: BLE001 - a refused row must not sink the whole batch
+        _LOG.warning("ingest: batch upsert from %s refused (%s); retrying record by record",
+                     station, exc)
+    stored, rejected = 0, []
+    for seq, value in items:
+        try:
+            with database.atomic():
+                one, bad = upsert(station, [(seq, value)])
+            stored += one
+            rejected += bad
+        except Exception as exc:  # noqa: BLE001 - this record is the culprit
+            uid = str(value.get("uid", "")) if isinstance(value, dict) else ""
+            rejected.append(Rejected(seq, "record", uid, f"database refused it: {exc}"[:500]))
+    return stored, rejected
