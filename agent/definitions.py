@@ -135,7 +135,8 @@ def _reason(error: jsonschema.ValidationError) -> tuple[str, str]:
         extra = re.findall(r"'([^']+)'", error.message)
         return format_path(path), f"unknown field {', '.join(extra)}" if extra else error.message
     if error.validator == "enum":
-        return format_path(path), f"must be one of {', '.join(map(str, error.validator_value))}"
+        return format_path(path), "must be one of " + ", ".join(
+            map(str, list(error.validator_value)))  # type: ignore[arg-type]
     if error.validator == "const":
         return format_path(path), f"must be {error.validator_value!r}"
     return format_path(path), error.message

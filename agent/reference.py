@@ -39,8 +39,8 @@ A process definition is a JSON object (the seed's create body):
 - `stations`: where it runs: `"*"` for every station, station ids, or `"central"`.
 - Each trigger may carry `conditions`; each action may carry `conditions` (false: the step is
   `skipped`; a condition that cannot be evaluated, e.g. a missing field: `skipped` with the reason).
-- Every string in `action_config` is a template: `{{ event.<field> }}`, `{{ steps.<action_order>.result.<field> }}`,
-  `{{ process.name }}`, `{{ station.id }}`, `{{ execution.uid }}`, with filters
+- Every string in `action_config` is a template: `{{ event.<field> }}`,
+  `{{ steps.<action_order>.result.<field> }}`, `{{ process.name }}`, `{{ station.id }}`, `{{ execution.uid }}`, with filters
   @FILTERS@. A string that is one `{{ ... }}` keeps the value's type (a list stays a list).
   Templates can only read those variables; output is limited to 4,096 characters.
 """
@@ -84,14 +84,14 @@ def render() -> str:
             out += [f"Listens to `{cls.listens_to()}` events.", ""]
         out += _fields(cls.CONFIG_SCHEMA) + _example("trigger", name, cls.EXAMPLE)
     out += ["## Actions", ""]
-    for name, cls in sorted(ACTION_TYPES.items()):
+    for name, action in sorted(ACTION_TYPES.items()):
         traits = {"local": "runs inside the station's transaction (exactly once)",
                   "external": "runs on a worker thread"
-                              + ("" if cls.repeat_safe else "; not repeated after a crash"),
-                  "delay": "a durable wait"}[cls.effect]
-        radio = "; needs the station's radio" if cls.needs_radio else ""
-        out += [f"### `{name}`", "", f"{cls.description}. ({traits}{radio}.)", ""]
-        out += _fields(cls.CONFIG_SCHEMA) + _example("action", name, cls.EXAMPLE)
+                              + ("" if action.repeat_safe else "; not repeated after a crash"),
+                  "delay": "a durable wait"}[action.effect]
+        radio = "; needs the station's radio" if action.needs_radio else ""
+        out += [f"### `{name}`", "", f"{action.description}. ({traits}{radio}.)", ""]
+        out += _fields(action.CONFIG_SCHEMA) + _example("action", name, action.EXAMPLE)
     out += ["## Condition operators", "",
             "Groups: `{\"all\": [...]}`, `{\"any\": [...]}`, `{\"not\": {...}}`; a list means all.",
             "", "| operator | meaning | fields |", "|---|---|---|"]

@@ -20,11 +20,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from agent.core.db import open_and_migrate  # noqa: E402
-from agent.core.models import KeyValue, database  # noqa: E402
-from agent.engine.events import Event  # noqa: E402
-from agent.processes import save_process  # noqa: E402
-from tests.support import make_engine  # noqa: E402
+from agent.core.db import open_and_migrate
+from agent.core.models import KeyValue, database
+from agent.engine.events import Event
+from agent.processes import save_process
+from tests.support import make_engine
 
 ACTIONS = [
     {"action_type": "log", "action_config": {"message": "from {{ event.who }}"}},
@@ -102,7 +102,8 @@ def main() -> None:
     for n in args.processes:
         r = bench(n, args.events)
         print(f"{r['processes']:>9} {r['load_s']:>7.2f} {r['commit_ms']:>9.2f} {r['p50_ms']:>7.2f} "
-              f"{r['p99_ms']:>7.2f} {r['per_s']:>7.0f}  (3 x commit = {r['commits_per_execution_ms']:.2f} ms)")
+              f"{r['p99_ms']:>7.2f} {r['per_s']:>7.0f}  (3 x commit = "
+              f"{r['commits_per_execution_ms']:.2f} ms)")
 
 
 if __name__ == "__main__":

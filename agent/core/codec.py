@@ -15,7 +15,8 @@ class DecodeError(ValueError):
 
 
 def encode(kind: str, body: dict[str, Any], version: int = SCHEMA_VERSION) -> bytes:
-    return msgpack.packb({"v": version, "t": kind, "b": body}, use_bin_type=True, default=str)
+    packed: bytes = msgpack.packb({"v": version, "t": kind, "b": body}, use_bin_type=True, default=str)
+    return packed
 
 
 def decode(payload: bytes, supported: range = range(1, SCHEMA_VERSION + 1)) \

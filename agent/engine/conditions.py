@@ -66,15 +66,16 @@ def field_value(ctx: ConditionContext, path: str, where: str) -> Any:
 
 # -- comparisons ---------------------------------------------------------------------------
 
-_FIELD_LEAF = {
+_FIELD_PROPS: dict[str, Any] = {
+    "field": {"type": "string", "minLength": 1},
+    "op": {"type": "string"},
+    "value": {},
+    "case_sensitive": {"type": "boolean"},
+}
+_FIELD_LEAF: dict[str, Any] = {
     "type": "object",
     "required": ["field", "op"],
-    "properties": {
-        "field": {"type": "string", "minLength": 1},
-        "op": {"type": "string"},
-        "value": {},
-        "case_sensitive": {"type": "boolean"},
-    },
+    "properties": _FIELD_PROPS,
     "additionalProperties": False,
 }
 
@@ -159,7 +160,7 @@ def _compile_matches(node: dict[str, Any], where: str) -> Checker:
 
 @register_op(
     "exists",
-    {**_FIELD_LEAF, "properties": {**_FIELD_LEAF["properties"], "value": {"type": "boolean"}}},
+    {**_FIELD_LEAF, "properties": {**_FIELD_PROPS, "value": {"type": "boolean"}}},
     "the field is present (value: false for absent)",
 )
 def _compile_exists(node: dict[str, Any], where: str) -> Checker:
@@ -167,7 +168,7 @@ def _compile_exists(node: dict[str, Any], where: str) -> Checker:
 
     def check(ctx: ConditionContext) -> bool:
         value = _lookup(ctx.variables, path)
-        return (value is not _MISSING and value is not None) == wanted
+        return bool((value is not _MISSING and value is not None) == wanted)
 
     return check
 

@@ -436,7 +436,7 @@ class Engine:
                     or not runs_on(process.stations, self.services.station_id):
                 continue
             try:
-                compiled = compile_process(process.id, process.definition, action_ids)
+                compiled = compile_process(process.id, process.definition, action_ids)  # type: ignore[attr-defined]
             except Exception:  # noqa: BLE001 - an invalid process degrades, never the agent
                 _LOG.exception("process %s could not be loaded", process.name)
                 continue

@@ -44,7 +44,7 @@ def test_condition_operators(node: object, expected: bool) -> None:
 
 
 def test_missing_field_cannot_be_evaluated_rather_than_false() -> None:
-    with pytest.raises(ConditionError, match="event.battery.*missing"):
+    with pytest.raises(ConditionError, match=r"event\.battery.*missing"):
         check({"field": "event.battery", "op": "lt", "value": 20})
 
 

@@ -7,8 +7,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from tests.engine.engine_types import SlowAction, ping
-from tests.support import wait_until
 from peewee import fn
 
 from agent.core.models import (
@@ -24,6 +22,8 @@ from agent.core.models import (
 from agent.engine.engine import Engine
 from agent.engine.retention import prune
 from agent.processes import save_process
+from tests.engine.engine_types import SlowAction, ping
+from tests.support import wait_until
 
 
 def process(actions: list[dict[str, Any]], triggers: list[dict[str, Any]] | None = None,
