@@ -40,7 +40,8 @@ A process definition is a JSON object (the seed's create body):
 - Each trigger may carry `conditions`; each action may carry `conditions` (false: the step is
   `skipped`; a condition that cannot be evaluated, e.g. a missing field: `skipped` with the reason).
 - Every string in `action_config` is a template: `{{ event.<field> }}`,
-  `{{ steps.<action_order>.result.<field> }}`, `{{ process.name }}`, `{{ station.id }}`, `{{ execution.uid }}`, with filters
+  `{{ steps.<action_order>.result.<field> }}`, `{{ process.name }}`, `{{ station.id }}`,
+  `{{ execution.uid }}`, with filters
   @FILTERS@. A string that is one `{{ ... }}` keeps the value's type (a list stays a list).
   Templates can only read those variables; output is limited to 4,096 characters.
 """

@@ -40,7 +40,8 @@ def open_url(url: str, *, max_connections: int = 64) -> Database:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         sqlite: Database = PooledSqliteDatabase(
             path, pragmas=SQLITE_PRAGMAS, check_same_thread=False,
-            max_connections=max_connections, stale_timeout=300)
+            max_connections=max_connections, stale_timeout=300, timeout=10,
+            lock_type="IMMEDIATE")  # wait for the write lock rather than fail (see agent.core.db)
         return sqlite
     schema = parse_qs(parts.query).get("schema", [""])[0]
     db: Database = PooledPostgresqlDatabase(

@@ -66,7 +66,7 @@ class Fleet:
         return proc
 
     def stop(self) -> None:
-        for name, proc in reversed(self.procs):
+        for _name, proc in reversed(self.procs):
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
         for name, proc in reversed(self.procs):
@@ -118,12 +118,12 @@ def install_examples(token: str) -> None:
     """Module records first (zones, groups, users), then the example processes; idempotent."""
     setup = json.loads((EXAMPLES / "demo-setup.json").read_text())
     for collection, records in setup.items():
-        existing = {r.get("name") for r in api("GET", f"/api/{collection}?limit=1000", token)
+        existing = {r.get("name") for r in api("GET", f"/api/{collection}?limit=500", token)
                     .get(collection, [])}
         for record in records:
             if record["name"] not in existing:
                 api("POST", f"/api/{collection}", token, record)
-    names = {p["name"] for p in api("GET", "/api/processes?limit=1000", token)["processes"]}
+    names = {p["name"] for p in api("GET", "/api/processes?limit=500", token)["processes"]}
     for path in sorted(EXAMPLES.glob("*.process.json")):
         definition = json.loads(path.read_text())
         if definition["name"] not in names:
@@ -168,11 +168,13 @@ def main() -> int:
         sim = fleet.start("firefly-sim", sim_args)
         wait_port(8081, "firefly-sim", sim)
         for station, port in STATIONS.items():
-            fleet.start(f"agent-{station}", [str(BIN / "firefly-agent"), "run"], {
-                "FIREFLY_STATION_ID": station, "FIREFLY_DB": str(DATA / f"{station}.db"),
-                "FIREFLY_RADIO": f"tcp://127.0.0.1:{port}",
-                "FIREFLY_MQTT": f"mqtt://{station}@127.0.0.1:{BROKER_PORT}",
-                "FIREFLY_STATION_COMMAND_NODES": "!e5f6a7b8"})
+            config = DATA / f"{station}.toml"
+            config.write_text(f'[station]\nid = "{station}"\ndb = "{DATA / station}.db"\n'
+                              f'[radio]\nurl = "tcp://127.0.0.1:{port}"\n'
+                              'command_nodes = ["!e5f6a7b8"]  # Dan, the team lead\n'
+                              f'[mqtt]\nurl = "mqtt://{station}@127.0.0.1:{BROKER_PORT}"\n')
+            fleet.start(f"agent-{station}",
+                        [str(BIN / "firefly-agent"), "--config", str(config), "run"])
         print(f"""
   Firefly demo is running.
 
@@ -194,6 +196,9 @@ def main() -> int:
             time.sleep(0.5)
     except KeyboardInterrupt:
         pass
+    except urllib.error.HTTPError as exc:
+        say(f"central did not accept the examples: {exc}: {exc.read().decode(errors='replace')}")
+        return 1
     except urllib.error.URLError as exc:
         say(f"central did not accept the examples: {exc}")
         return 1
