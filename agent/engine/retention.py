@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from peewee import SqliteDatabase
+
 from agent.core.models import FINISHED_STATUSES, ProcessExecution, database, utcnow
 
 BATCH = 500
@@ -31,9 +33,8 @@ def prune(days: int, max_executions: int, now: dt.datetime | None = None) -> int
             if not ids:
                 break
             deleted += ProcessExecution.delete().where(ProcessExecution.id.in_(ids)).execute()
-    if deleted and database.obj is not None and hasattr(database.obj, "pragma"):
-        try:
-            database.execute_sql("PRAGMA incremental_vacuum(1000)")
-        except Exception:  # noqa: BLE001 - PostgreSQL or an old file without auto_vacuum
-            pass
+    if deleted and isinstance(database.obj, SqliteDatabase):
+        # executescript: sqlite3's execute() stops a PRAGMA after its first step (one page).
+        # Safe here: prune runs between transactions on the engine thread.
+        database.connection().executescript("PRAGMA incremental_vacuum(1000);")
     return deleted
