@@ -119,7 +119,7 @@ def serve(settings: CentralSettings, *, ready: Callable[[str, int], None] | None
     host, port = parse_listen(settings.server.listen)
     server = waitress.create_server(app, host=host, port=port, threads=settings.server.threads,
                                     ident="firefly-central")
-    _LOG.info("central listening on http://%s:%d (database %s)", host, server.effective_port,
+    _LOG.info("central listening on http://%s:%s (database %s)", host, server.effective_port,
               settings.database.url.split("@")[-1])
     if ready is not None:
         ready(host, int(server.effective_port))
