@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,8 +88,6 @@ class AgentConfig:
 
 def load_config(path: str | Path | None, env: Mapping[str, str] | None = None) -> AgentConfig:
     config = load(AgentConfig, path, environ() if env is None else env, ENV)
-    import re
-
     if not re.fullmatch(r"[A-Za-z0-9_.\-]{1,64}", config.station.id):
         raise ConfigError(f"station.id: {config.station.id!r} is not a valid station id")
     return config

@@ -16,7 +16,7 @@ from agent.core.models import (
     database,
     utcnow,
 )
-from agent.definitions import validate_definition
+from agent.definitions import slug, validate_definition
 
 
 class ProcessNotFound(LookupError):
@@ -159,8 +159,6 @@ def find_process(ref: str | int) -> Process:
         process = query.where(Process.id == int(text)).first()
     process = process or query.where(Process.uid == text).first()
     if process is None:
-        from agent.definitions import slug
-
         wanted = slug(text)
         process = next((p for p in query if slug(p.name) == wanted), None)
     if process is None:

@@ -6,6 +6,7 @@ process (this one unless ``process`` names another) for a node and/or a zone.
 
 from __future__ import annotations
 
+import abc
 from dataclasses import replace
 from typing import Any, ClassVar
 
@@ -33,7 +34,7 @@ TARGET_SCHEMA: dict[str, Any] = {
 }
 
 
-class AlertTargetAction(ActionType):
+class AlertTargetAction(ActionType, abc.ABC):
     """Base: ``change(alerts, alert, by)`` is acknowledge or resolve."""
 
     CONFIG_SCHEMA: ClassVar[dict[str, Any]] = TARGET_SCHEMA
@@ -47,8 +48,9 @@ class AlertTargetAction(ActionType):
             return [("severity", f"must be one of {', '.join(ALERT_SEVERITIES)}")]
         return []
 
+    @abc.abstractmethod
     def change(self, alerts: Any, alert: Alert, by: str) -> Any:
-        raise NotImplementedError
+        """Apply this action's change (acknowledge, resolve) to one alert."""
 
     def targets(self, ctx: ActionContext, alerts: Any, config: dict[str, Any]) -> list[Alert]:
         uid = config.get("alert_uid")

@@ -427,8 +427,10 @@ class Engine:
         else:
             for uid in list(self.processes):
                 self._unload(uid)
-        action_ids = {a.uid: a.id for a in ProcessAction.select(ProcessAction.uid,
-                                                               ProcessAction.id)}
+        actions = ProcessAction.select(ProcessAction.uid, ProcessAction.id)
+        if uids is not None:  # only the reloaded processes' actions, not the whole table
+            actions = actions.join(Process).where(Process.uid.in_(uids))
+        action_ids = {a.uid: a.id for a in actions}
         latest = self._definitions_seen
         for process in query.objects():
             latest = max(latest or process.updated_at, process.updated_at)
@@ -503,9 +505,10 @@ class Engine:
         run.log_seq = ProcessExecutionLog.select(fn.MAX(ProcessExecutionLog.seq)).where(
             ProcessExecutionLog.execution == execution.id).scalar() or 0
         if execution.status == "queued":
-            self._runs.setdefault(process.uid, [])
-            self._start(run) if not self._runs[process.uid] else \
+            if self._runs.get(process.uid):
                 self._queued.setdefault(process.uid, deque()).append(run)
+            else:
+                self._start(run)
             return
         rows = list(ProcessExecutionStep.select().where(
             ProcessExecutionStep.execution == execution.id).order_by(ProcessExecutionStep.id))

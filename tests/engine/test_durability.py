@@ -15,7 +15,7 @@ from pathlib import Path
 from agent.core.models import ProcessExecution, ProcessExecutionStep
 from agent.engine.engine import Engine
 from agent.processes import save_process
-from tests.support import REPO, make_engine, wait_until
+from tests.support import REPO, wait_until
 
 
 def query(db: Path, sql: str, *args: object) -> list[tuple]:
@@ -123,8 +123,3 @@ def test_safe_step_in_flight_is_repeated(engine_factory: Callable[..., Engine]) 
         ProcessExecutionStep.execution == execution_id).order_by(ProcessExecutionStep.id)]
     assert rows == [(1, "completed"), (2, "failed"), (2, "completed")]
 
-
-def test_engine_is_not_needed_to_list_runs(station_db: Path) -> None:
-    """make_engine builds without starting: used by tools that only read."""
-    engine = make_engine()
-    assert engine.processes == {}
