@@ -29,7 +29,7 @@ from agent.core.models import (
 )
 from agent.core.module_models import Notification
 from agent.sync.records import newer
-from central.sync.bulk import insert_rows
+from central.sync.bulk import copies, copy_rows, insert_rows
 from central.sync.rows import RecordError, RowSpec, tuples
 
 T = TypeVar("T")
@@ -141,38 +141,51 @@ def upsert_executions(station: str, items: list[Item]) -> tuple[int, list[Reject
     for row in rows:
         row["process_id"] = known.get(row["process_uid"], 0)
     written: dict[str, int] = {}
+    fresh: set[str] = set()  # inserted now, not updated (known on PostgreSQL only)
     update = _updatable(ProcessExecution)
     for part in chunks(rows):
-        written.update((uid, pk) for pk, uid in insert_rows(
-            ProcessExecution, part, conflict="uid", update=update,
-            where='table."station_id" = EXCLUDED."station_id" AND '
-                  '(table."updated_at" <= EXCLUDED."updated_at" OR table."status" = \'queued\')',
-            returning=("id", "uid")))
+        for pk, uid, *inserted in insert_rows(
+                ProcessExecution, part, conflict="uid", update=update,
+                where='table."station_id" = EXCLUDED."station_id" AND '
+                      '(table."updated_at" <= EXCLUDED."updated_at" '
+                      'OR table."status" = \'queued\')',
+                returning=("id", "uid"), inserted=copies()):
+            written[uid] = pk
+            if inserted and inserted[0]:
+                fresh.add(uid)
     skipped = [r["uid"] for r in rows if r["uid"] not in written]
     for uid in _owner_conflicts(ProcessExecution, skipped, station) if skipped else ():
         rejected.append(Rejected(seqs[uid], "execution", uid,
                                  f"execution {uid}: belongs to another station"))
-    _write_children(written, children)
+    _write_children(written, fresh, children)
     return len(written), rejected
 
 
-def _write_children(written: dict[str, int],
+def _write_children(written: dict[str, int], fresh: set[str],
                     children: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]]) \
         -> None:
+    """Steps and log lines of the executions written. Those of ``fresh`` executions (just
+    inserted: nothing of theirs is stored yet) are copied in; the others are upserted."""
     steps: list[dict[str, Any]] = []
+    new_steps: list[dict[str, Any]] = []
     logs: list[dict[str, Any]] = []
+    new_logs: list[dict[str, Any]] = []
     for uid, execution_id in written.items():
         own_steps, own_logs = children[uid]
-        steps += [{**s, "execution": execution_id} for s in own_steps]
-        logs += [{**g, "execution": execution_id} for g in own_logs]
-    if steps:
-        actions = action_ids(s["action_uid"] for s in steps)
-        for step in steps:
+        new = uid in fresh
+        (new_steps if new else steps).extend({**s, "execution": execution_id}
+                                             for s in own_steps)
+        (new_logs if new else logs).extend({**g, "execution": execution_id} for g in own_logs)
+    if steps or new_steps:
+        actions = action_ids(s["action_uid"] for s in (*steps, *new_steps))
+        for step in (*steps, *new_steps):
             step["action_id"] = actions.get(step["action_uid"], 0)
-        update = _updatable(ProcessExecutionStep)
-        for part in chunks(latest_steps(steps)):
-            insert_rows(ProcessExecutionStep, part, conflict="uid", update=update,
-                        where='table."execution_id" = EXCLUDED."execution_id"')
+    copy_rows(ProcessExecutionStep, latest_steps(new_steps))
+    update = _updatable(ProcessExecutionStep)
+    for part in chunks(latest_steps(steps)):
+        insert_rows(ProcessExecutionStep, part, conflict="uid", update=update,
+                    where='table."execution_id" = EXCLUDED."execution_id"')
+    copy_rows(ProcessExecutionLog, latest_logs(new_logs))
     for part in chunks(logs, 800):
         insert_rows(ProcessExecutionLog, part, conflict="")
 
@@ -180,6 +193,12 @@ def _write_children(written: dict[str, int],
 def latest_steps(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
     by_uid = {s["uid"]: s for s in steps}
     return list(by_uid.values())
+
+
+def latest_logs(logs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One line per (execution, seq): the last given (a record repeating a seq)."""
+    by_key = {(g["execution"], g["seq"]): g for g in logs}
+    return list(by_key.values())
 
 
 def _upsert_by_hlc(model: Any, kind: str, station: str, items: list[Item],

@@ -117,6 +117,38 @@ def test_bad_records_are_dead_lettered_and_the_rest_is_stored(
         assert any(expected in r for r in reasons), (expected, reasons)
 
 
+AWKWARD = "tab\there\nnew line\r\\N back\\slash \\x41 'quote\" ünïcode ✓ 🚑"
+
+
+def test_awkward_text_is_stored_exactly_as_sent(central_db: str,
+                                                 station_outbox: StationOutbox) -> None:
+    """Log lines, step results and errors come back byte for byte, whether the execution is
+    new (PostgreSQL copies its lines in) or an update of a stored one (upserted)."""
+    _seq, _kind, uid, payload = next(r for r in station_outbox.rows if r[1] == "execution")
+    _k, record, _v = decode(payload)
+    step = {**record["steps"][0], "result": {"text": AWKWARD, "n": None},
+            "error_message": AWKWARD}
+    logs = [{**record["logs"][0], "seq": i + 1, "message": f"{i}: {AWKWARD}",
+             "step": None if i % 2 else 1} for i in range(3)]
+    first = {**record, "status": "running", "error_message": None, "steps": [step],
+             "logs": logs[:2]}
+    later = {**first, "status": "failed", "error_message": AWKWARD, "logs": logs,
+             "updated_at": (utcnow() + dt.timedelta(seconds=5)).isoformat()}
+    for seq, version in ((1, first), (2, later)):
+        result = ingest_batch("st01", {"station": "st01", "inc": "x", "from": seq, "records": [
+            {"seq": seq, "kind": "execution", "uid": uid,
+             "payload": encode("execution", version)}]}, TOPIC, CLOCK)
+        assert (result.stored, result.rejected) == (1, 0)
+        row = ProcessExecution.get(ProcessExecution.uid == uid)
+        stored_logs = [(g.seq, g.message, g.step) for g in
+                       ProcessExecutionLog.select().where(ProcessExecutionLog.execution == row.id)
+                       .order_by(ProcessExecutionLog.seq)]
+        assert stored_logs == [(g["seq"], g["message"], g["step"]) for g in version["logs"]]
+    assert row.error_message == AWKWARD
+    stored_step = ProcessExecutionStep.get(ProcessExecutionStep.execution == row.id)
+    assert (stored_step.result, stored_step.error_message) == (step["result"], AWKWARD)
+
+
 def test_the_queued_execution_central_created_becomes_the_stations(
         central_db: str, station_outbox: StationOutbox) -> None:
     process = save_process({**LOG_PROCESS, "uid": station_outbox.process_uid,
