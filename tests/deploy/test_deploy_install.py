@@ -2,12 +2,14 @@
 (FIREFLY_ROOT): directories, configs, certificates, Mosquitto files, units, and a second run
 that upgrades without touching what the operator edited.
 
-Staged runs do not touch packages, users or services, and use a ready virtual environment
-(FIREFLY_NO_PIP=1: this checkout's firefly-agent and firefly-central) because pip cannot
-build the project offline here."""
+Staged runs do not touch packages, users or services. One test lets pip build and install this
+checkout into the staged root's own virtual environment (a real, non-editable install: the
+wheel must carry the migrations and the web page); the others use a ready one
+(FIREFLY_NO_PIP=1: this checkout's firefly-agent and firefly-central) to stay fast."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
@@ -36,11 +38,13 @@ def staged_root(tmp: Path) -> Path:
     return root
 
 
-def install(script: str, root: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+def install(script: str, root: Path, *args: str, pip: bool = False,
+            **env: str) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("FIREFLY_")}
+    if not pip:
+        base["FIREFLY_NO_PIP"] = "1"
     return subprocess.run([str(DEPLOY / script), *args], capture_output=True, text=True,
-                          timeout=180, env={**base, "FIREFLY_ROOT": str(root),
-                                            "FIREFLY_NO_PIP": "1", **env})
+                          timeout=300, env={**base, "FIREFLY_ROOT": str(root), **env})
 
 
 def mode(path: Path) -> int:
@@ -106,6 +110,51 @@ def test_install_agent_then_upgrade(tmp_path: Path) -> None:
     assert load_config(config, env={}).station.id == "st07"
     assert "Europe/Zurich" in (root / "etc" / "firefly" / "agent.toml.bak").read_text()
     assert (root / "etc" / "firefly" / "ca.crt").read_text() == ca.read_text()
+
+
+INSTALLED_CHECK = """
+import json, pathlib, sys
+import agent, central
+from central.db import open_central_database
+open_central_database("sqlite:///" + sys.argv[1]).close()
+files = [pathlib.Path(agent.__file__).parent / "migrations" / "0001_initial.py",
+         pathlib.Path(central.__file__).parent / "static" / "index.html"]
+print(json.dumps({"agent": agent.__file__, "central": central.__file__,
+                  "missing": [str(f) for f in files if not f.exists()]}))
+"""
+
+
+def test_install_agent_with_pip_makes_a_working_virtual_environment(tmp_path: Path) -> None:
+    """pip builds this checkout into the staged venv: the installed code (not the checkout)
+    migrates the agent's database and central's and carries the web page; a second run
+    upgrades in place."""
+    root = tmp_path / "root"
+    data = root / "var" / "lib" / "firefly"
+    env = {"FIREFLY_DB": str(data / "agent.db"), "FIREFLY_RADIO": "none"}
+    first = install("install-agent", root, "--station-id", "pi-west", pip=True, **env)
+    assert first.returncode == 0, first.stdout + first.stderr
+    venv = root / "opt" / "firefly" / "venv"
+
+    def check_installed() -> None:
+        check = subprocess.run([str(venv / "bin" / "python"), "-c", INSTALLED_CHECK,
+                                str(tmp_path / "central.db")],
+                               capture_output=True, text=True, timeout=120, cwd=tmp_path)
+        assert check.returncode == 0, check.stderr
+        found = json.loads(check.stdout)
+        assert found["agent"].startswith(str(venv / "lib")), found
+        assert found["central"].startswith(str(venv / "lib")), found
+        assert found["missing"] == []
+        listed = subprocess.run([str(venv / "bin" / "firefly-agent"), "process", "list"],
+                                env={**os.environ, **env}, capture_output=True, text=True,
+                                timeout=60, cwd=tmp_path)
+        assert listed.returncode == 0, listed.stderr
+        with sqlite3.connect(data / "agent.db") as conn:  # migrated by the installed agent
+            assert conn.execute("SELECT count(*) FROM schema_migration").fetchone()[0] > 0
+
+    check_installed()
+    again = install("install-agent", root, pip=True, **env)
+    assert again.returncode == 0, again.stdout + again.stderr
+    check_installed()
 
 
 def test_install_agent_refuses_a_config_that_does_not_load(tmp_path: Path) -> None:
