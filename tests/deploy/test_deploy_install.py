@@ -38,11 +38,14 @@ def staged_root(tmp: Path) -> Path:
     return root
 
 
-def install(script: str, root: Path, *args: str, pip: bool = False,
-            **env: str) -> subprocess.CompletedProcess[str]:
+def install(script: str, root: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run an install script staged, with this checkout's ready venv (no pip)."""
+    return install_with_pip(script, root, *args, FIREFLY_NO_PIP="1", **env)
+
+
+def install_with_pip(script: str, root: Path, *args: str, **env: str) \
+        -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("FIREFLY_")}
-    if not pip:
-        base["FIREFLY_NO_PIP"] = "1"
     return subprocess.run([str(DEPLOY / script), *args], capture_output=True, text=True,
                           timeout=300, env={**base, "FIREFLY_ROOT": str(root), **env})
 
@@ -131,7 +134,7 @@ def test_install_agent_with_pip_makes_a_working_virtual_environment(tmp_path: Pa
     root = tmp_path / "root"
     data = root / "var" / "lib" / "firefly"
     env = {"FIREFLY_DB": str(data / "agent.db"), "FIREFLY_RADIO": "none"}
-    first = install("install-agent", root, "--station-id", "pi-west", pip=True, **env)
+    first = install_with_pip("install-agent", root, "--station-id", "pi-west", **env)
     assert first.returncode == 0, first.stdout + first.stderr
     venv = root / "opt" / "firefly" / "venv"
 
@@ -152,7 +155,7 @@ def test_install_agent_with_pip_makes_a_working_virtual_environment(tmp_path: Pa
             assert conn.execute("SELECT count(*) FROM schema_migration").fetchone()[0] > 0
 
     check_installed()
-    again = install("install-agent", root, pip=True, **env)
+    again = install_with_pip("install-agent", root, **env)
     assert again.returncode == 0, again.stdout + again.stderr
     check_installed()
 
