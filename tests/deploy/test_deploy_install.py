@@ -115,6 +115,18 @@ def test_install_agent_then_upgrade(tmp_path: Path) -> None:
     assert (root / "etc" / "firefly" / "ca.crt").read_text() == ca.read_text()
 
 
+def source_copy(target: Path) -> Path:
+    """The checkout's files (tracked or new, not ignored) as pip would get them from a clone:
+    pip builds in the source tree, and a stale build/ must neither come from nor go to it."""
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO,
+                            capture_output=True, check=True).stdout.decode().split("\0")
+    for name in filter(None, listed):
+        if (REPO / name).is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, target / name)
+    return target
+
+
 INSTALLED_CHECK = """
 import json, pathlib, sys
 import agent, central
@@ -133,7 +145,8 @@ def test_install_agent_with_pip_makes_a_working_virtual_environment(tmp_path: Pa
     upgrades in place."""
     root = tmp_path / "root"
     data = root / "var" / "lib" / "firefly"
-    env = {"FIREFLY_DB": str(data / "agent.db"), "FIREFLY_RADIO": "none"}
+    env = {"FIREFLY_DB": str(data / "agent.db"), "FIREFLY_RADIO": "none",
+           "FIREFLY_PACKAGE": str(source_copy(tmp_path / "source"))}
     first = install_with_pip("install-agent", root, "--station-id", "pi-west", **env)
     assert first.returncode == 0, first.stdout + first.stderr
     venv = root / "opt" / "firefly" / "venv"
