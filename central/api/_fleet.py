@@ -8,8 +8,11 @@ last-writer-wins clocks and tombstones are therefore exactly the station's.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
+from agent.core.models import database
 from agent.core.module_models import FleetRecord
 from agent.engine.events import Event
 from agent.modules.alerts import AlertService
@@ -17,8 +20,9 @@ from agent.modules.bots import BotService
 from agent.modules.fleet import Conflict, InvalidRecord, NotFound, record_of
 from agent.modules.users import UserService
 from agent.modules.zones import ZoneService
-from central.api._common import ApiError, Query
+from central.api._common import Api, ApiError, Query, Request
 from central.api._schemas import TIME
+from central.audit import audit
 from central.context import CentralContext
 
 CENTRAL = "central"
@@ -93,5 +97,80 @@ def view(row: FleetRecord, **extra: Any) -> dict[str, Any]:
     return {"id": row.id, **record_of(row), **extra}
 
 
-__all__ = ["CENTRAL", "FLEET_PROPERTIES", "HLC_FIELD", "METADATA", "Modules", "NAME", "PAGE",
-           "check_hlc", "get_live", "invalid", "not_found", "view"]
+Events = list[Event] | Event | None
+
+
+@dataclass(frozen=True)
+class FleetEdits(Generic[R]):
+    """How one kind of fleet record is created, updated, deleted and shown, through its
+    station service (``Modules``); ``register_edits`` turns it into the three endpoints."""
+
+    kind: str  # "zone": paths /api/zones, schemas ZoneCreate / ZoneUpdate / Zone
+    model: type[R]
+    create: Callable[[Modules, dict[str, Any], str], tuple[R, Events]]  # (modules, body, actor)
+    update: Callable[[Modules, R, dict[str, Any], str], tuple[R, Events]]  # (..., row, changes, actor)
+    delete: Callable[[Modules, R], None]
+    show: Callable[[Modules, R], dict[str, Any]] = lambda _modules, row: view(row)
+
+
+def register_edits(api: Api, edits: FleetEdits[R], *, create_doc: str = "",
+                   update_doc: str = "", delete_summary: str = "") -> None:
+    """POST /api/<kind>s, PUT and DELETE /api/<kind>s/{id}: each change in one transaction
+    with its audit entry, then the sync feed woken and the change's events handed to
+    central's engine."""
+    kind, model = edits.kind, edits.model
+    schema, path = kind.capitalize(), f"/api/{kind}s"
+
+    def create(req: Request) -> dict[str, Any]:
+        modules = Modules(req.ctx)
+        with database.atomic():
+            try:
+                row, events = edits.create(modules, req.body, req.actor)
+            except InvalidRecord as exc:
+                raise invalid(exc, kind) from None
+            after = edits.show(modules, row)
+            audit(req.actor, "create", kind, row.uid, None, after)
+        req.ctx.changed(kind, row.uid)
+        modules.submit(events)
+        return after
+
+    def update(req: Request, id: int) -> dict[str, Any]:
+        modules = Modules(req.ctx)
+        with database.atomic():
+            row = get_live(model, id, kind)
+            changes = check_hlc(row, req.body, kind)
+            before = edits.show(modules, row)
+            try:
+                _row, events = edits.update(modules, row, changes, req.actor)
+            except InvalidRecord as exc:
+                raise invalid(exc, kind) from None
+            after = edits.show(modules, row)
+            audit(req.actor, "update", kind, row.uid, before, after)
+        req.ctx.changed(kind, row.uid)
+        modules.submit(events)
+        return after
+
+    def delete(req: Request, id: int) -> dict[str, Any]:
+        modules = Modules(req.ctx)
+        with database.atomic():
+            row = get_live(model, id, kind)
+            before = edits.show(modules, row)
+            edits.delete(modules, row)
+            audit(req.actor, "delete", kind, row.uid, before, None)
+        req.ctx.changed(kind, row.uid)
+        return {"message": "deleted"}
+
+    create.__name__, update.__name__, delete.__name__ = (f"create_{kind}", f"update_{kind}",
+                                                         f"delete_{kind}")
+    api.post(path, "modules:edit", f"Create a {kind}", body=f"{schema}Create", response=schema,
+             status=201, errors=(409,), description=create_doc)(create)
+    api.put(f"{path}/{{id:int}}", "modules:edit", f"Update a {kind} (the fields given)",
+            body=f"{schema}Update", response=schema, errors=(409,),
+            description=update_doc)(update)
+    api.delete(f"{path}/{{id:int}}", "modules:edit",
+               delete_summary or f"Delete a {kind} (a tombstone that syncs)",
+               response="Message")(delete)
+
+
+__all__ = ["CENTRAL", "FLEET_PROPERTIES", "HLC_FIELD", "METADATA", "FleetEdits", "Modules", "NAME",
+           "PAGE", "check_hlc", "get_live", "invalid", "not_found", "register_edits", "view"]

@@ -6,25 +6,24 @@ from typing import Any
 
 from bottle import Bottle
 
-from agent.core.models import database
 from agent.core.module_models import Bot
 from agent.engine.events import Event
 from agent.modules.bots import RULES_SCHEMA
-from agent.modules.fleet import InvalidRecord, live
+from agent.modules.fleet import live
 from central.api._common import Api, Query, Request
 from central.api._fleet import (
+    CENTRAL,
     FLEET_PROPERTIES,
     HLC_FIELD,
     NAME,
     PAGE,
+    FleetEdits,
     Modules,
-    check_hlc,
     get_live,
-    invalid,
+    register_edits,
     view,
 )
 from central.api._schemas import NULLABLE_STR, array_of, obj
-from central.audit import audit
 from central.context import CentralContext
 
 BOT_FIELDS: dict[str, Any] = {
@@ -70,48 +69,13 @@ def register(app: Bottle, ctx: CentralContext) -> None:
     def get_bot(req: Request, id: int) -> dict[str, Any]:
         return view(get_live(Bot, id, "bot"))
 
-    @api.post("/api/bots", "modules:edit", "Create a bot", body="BotCreate", response="Bot",
-              status=201, errors=(409,),
-              description="Rules: keyword, command or regex -> a templated reply, with a "
-                          "cooldown per sender. 409 when the name is taken.")
-    def create_bot(req: Request) -> dict[str, Any]:
-        bots = Modules(req.ctx).bots
-        with database.atomic():
-            try:
-                bot = bots.create(req.body, origin="central")
-            except InvalidRecord as exc:
-                raise invalid(exc, "bot") from None
-            audit(req.actor, "create", "bot", bot.uid, None, view(bot))
-        req.ctx.changed("bot", bot.uid)
-        return view(bot)
-
-    @api.put("/api/bots/{id:int}", "modules:edit", "Update a bot (the fields given)",
-             body="BotUpdate", response="Bot", errors=(409,))
-    def update_bot(req: Request, id: int) -> dict[str, Any]:
-        bots = Modules(req.ctx).bots
-        with database.atomic():
-            bot = get_live(Bot, id, "bot")
-            changes = check_hlc(bot, req.body, "bot")
-            before = view(bot)
-            try:
-                bots.update(bot, changes, origin="central")
-            except InvalidRecord as exc:
-                raise invalid(exc, "bot") from None
-            audit(req.actor, "update", "bot", bot.uid, before, view(bot))
-        req.ctx.changed("bot", bot.uid)
-        return view(bot)
-
-    @api.delete("/api/bots/{id:int}", "modules:edit", "Delete a bot (a tombstone that syncs)",
-                response="Message")
-    def delete_bot(req: Request, id: int) -> dict[str, Any]:
-        bots = Modules(req.ctx).bots
-        with database.atomic():
-            bot = get_live(Bot, id, "bot")
-            before = view(bot)
-            bots.delete(bot, origin="central")
-            audit(req.actor, "delete", "bot", bot.uid, before, None)
-        req.ctx.changed("bot", bot.uid)
-        return {"message": "deleted"}
+    register_edits(api, FleetEdits(
+        "bot", Bot,
+        create=lambda m, body, _actor: (m.bots.create(body, origin=CENTRAL), None),
+        update=lambda m, bot, changes, _actor: (m.bots.update(bot, changes, origin=CENTRAL), None),
+        delete=lambda m, bot: m.bots.delete(bot, origin=CENTRAL)),
+        create_doc="Rules: keyword, command or regex -> a templated reply, with a cooldown "
+                   "per sender. 409 when the name is taken.")
 
     @api.post("/api/bots/{id:int}/try", "modules:view", "What the bot would answer a text",
               body="BotTry", response="BotTried",

@@ -6,25 +6,24 @@ from typing import Any
 
 from bottle import Bottle
 
-from agent.core.models import database
 from agent.core.module_models import NOTIFICATION_CHANNELS, Group
-from agent.modules.fleet import InvalidRecord, live
+from agent.modules.fleet import live
 from agent.modules.users import UserService
 from central.api._common import Api, Query, Request
 from central.api._fleet import (
+    CENTRAL,
     FLEET_PROPERTIES,
     HLC_FIELD,
     METADATA,
     NAME,
     PAGE,
+    FleetEdits,
     Modules,
-    check_hlc,
     get_live,
-    invalid,
+    register_edits,
     view,
 )
 from central.api._schemas import NULLABLE_STR, array_of, obj
-from central.audit import audit
 from central.context import CentralContext
 
 GROUP_FIELDS: dict[str, Any] = {
@@ -77,47 +76,12 @@ def register(app: Bottle, ctx: CentralContext) -> None:
     def get_group(req: Request, id: int) -> dict[str, Any]:
         return group_view(Modules(req.ctx).users, get_live(Group, id, "group"))
 
-    @api.post("/api/groups", "modules:edit", "Create a group", body="GroupCreate",
-              response="Group", status=201, errors=(409,),
-              description="409 when the name is taken. Members are added on the users.")
-    def create_group(req: Request) -> dict[str, Any]:
-        users = Modules(req.ctx).users
-        with database.atomic():
-            try:
-                group = users.create_group(req.body, origin="central")
-            except InvalidRecord as exc:
-                raise invalid(exc, "group") from None
-            after = group_view(users, group)
-            audit(req.actor, "create", "group", group.uid, None, after)
-        req.ctx.changed("group", group.uid)
-        return after
-
-    @api.put("/api/groups/{id:int}", "modules:edit", "Update a group (the fields given)",
-             body="GroupUpdate", response="Group", errors=(409,))
-    def update_group(req: Request, id: int) -> dict[str, Any]:
-        users = Modules(req.ctx).users
-        with database.atomic():
-            group = get_live(Group, id, "group")
-            changes = check_hlc(group, req.body, "group")
-            before = group_view(users, group)
-            try:
-                users.update_group(group, changes, origin="central")
-            except InvalidRecord as exc:
-                raise invalid(exc, "group") from None
-            after = group_view(users, group)
-            audit(req.actor, "update", "group", group.uid, before, after)
-        req.ctx.changed("group", group.uid)
-        return after
-
-    @api.delete("/api/groups/{id:int}", "modules:edit",
-                "Delete a group (a tombstone that syncs; members simply lose it)",
-                response="Message")
-    def delete_group(req: Request, id: int) -> dict[str, Any]:
-        users = Modules(req.ctx).users
-        with database.atomic():
-            group = get_live(Group, id, "group")
-            before = group_view(users, group)
-            users.delete_group(group, origin="central")
-            audit(req.actor, "delete", "group", group.uid, before, None)
-        req.ctx.changed("group", group.uid)
-        return {"message": "deleted"}
+    register_edits(api, FleetEdits(
+        "group", Group,
+        create=lambda m, body, _actor: (m.users.create_group(body, origin=CENTRAL), None),
+        update=lambda m, group, changes, _actor: (m.users.update_group(group, changes,
+                                                                       origin=CENTRAL), None),
+        delete=lambda m, group: m.users.delete_group(group, origin=CENTRAL),
+        show=lambda m, group: group_view(m.users, group)),
+        create_doc="409 when the name is taken. Members are added on the users.",
+        delete_summary="Delete a group (a tombstone that syncs; members simply lose it)")

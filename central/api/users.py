@@ -6,7 +6,6 @@ from typing import Any
 
 from bottle import Bottle
 
-from agent.core.models import database
 from agent.core.module_models import NOTIFICATION_CHANNELS, User
 from agent.modules.fleet import InvalidRecord, NotFound, list_contains, live
 from agent.modules.users import (
@@ -17,20 +16,20 @@ from agent.modules.users import (
 )
 from central.api._common import Api, ApiError, Query, Request
 from central.api._fleet import (
+    CENTRAL,
     FLEET_PROPERTIES,
     HLC_FIELD,
     METADATA,
     NAME,
     PAGE,
+    FleetEdits,
     Modules,
-    check_hlc,
     get_live,
-    invalid,
     not_found,
+    register_edits,
     view,
 )
 from central.api._schemas import array_of, obj
-from central.audit import audit
 from central.context import CentralContext
 
 NODE_ID = {"type": "string", "pattern": "^![0-9a-fA-F]{8}$"}
@@ -97,53 +96,13 @@ def register(app: Bottle, ctx: CentralContext) -> None:
     def get_user(req: Request, id: int) -> dict[str, Any]:
         return user_view(Modules(req.ctx).users, get_live(User, id, "user"))
 
-    @api.post("/api/users", "modules:edit", "Create a user", body="UserCreate", response="User",
-              status=201, errors=(409,), description="409 when the name is taken.")
-    def create_user(req: Request) -> dict[str, Any]:
-        modules = Modules(req.ctx)
-        with database.atomic():
-            try:
-                user, events = modules.users.create_user(req.body, origin="central",
-                                                         by=req.actor)
-            except InvalidRecord as exc:
-                raise invalid(exc, "user") from None
-            after = user_view(modules.users, user)
-            audit(req.actor, "create", "user", user.uid, None, after)
-        req.ctx.changed("user", user.uid)
-        modules.submit(events)
-        return after
-
-    @api.put("/api/users/{id:int}", "modules:edit", "Update a user (the fields given)",
-             body="UserUpdate", response="User", errors=(409,),
-             description="Rename, change nodes, groups (a user_group_changed event), channels, "
-                         "metadata. Send the hlc you edited to be told (409) of a concurrent "
-                         "change.")
-    def update_user(req: Request, id: int) -> dict[str, Any]:
-        modules = Modules(req.ctx)
-        with database.atomic():
-            user = get_live(User, id, "user")
-            changes = check_hlc(user, req.body, "user")
-            before = user_view(modules.users, user)
-            try:
-                _user, events = modules.users.update_user(user, changes, origin="central",
-                                                          by=req.actor)
-            except InvalidRecord as exc:
-                raise invalid(exc, "user") from None
-            after = user_view(modules.users, user)
-            audit(req.actor, "update", "user", user.uid, before, after)
-        req.ctx.changed("user", user.uid)
-        modules.submit(events)
-        return after
-
-    @api.delete("/api/users/{id:int}", "modules:edit", "Delete a user (a tombstone that syncs)",
-                response="Message")
-    def delete_user(req: Request, id: int) -> dict[str, Any]:
-        modules = Modules(req.ctx)
-        with database.atomic():
-            user = get_live(User, id, "user")
-            before = user_view(modules.users, user)
-            modules.users.delete_user(user, origin="central")
-            audit(req.actor, "delete", "user", user.uid, before, None)
-        req.ctx.changed("user", user.uid)
-        return {"message": "deleted"}
-
+    register_edits(api, FleetEdits(
+        "user", User,
+        create=lambda m, body, actor: m.users.create_user(body, origin=CENTRAL, by=actor),
+        update=lambda m, user, changes, actor: m.users.update_user(user, changes, origin=CENTRAL,
+                                                                by=actor),
+        delete=lambda m, user: m.users.delete_user(user, origin=CENTRAL),
+        show=lambda m, user: user_view(m.users, user)),
+        create_doc="409 when the name is taken.",
+        update_doc="Rename, change nodes, groups (a user_group_changed event), channels, "
+                   "metadata. Send the hlc you edited to be told (409) of a concurrent change.")

@@ -6,26 +6,24 @@ from typing import Any
 
 from bottle import Bottle
 
-from agent.core.models import database
 from agent.core.module_models import ZONE_SHAPES, Zone
-from agent.modules.fleet import InvalidRecord, live
+from agent.modules.fleet import live
 from agent.modules.geo import MAX_POLYGON_VERTICES, MAX_ZONE_RADIUS_M
 from agent.modules.zones import MAX_MARGIN_M
 from central.api._common import Api, Query, Request
 from central.api._fleet import (
+    CENTRAL,
     FLEET_PROPERTIES,
     HLC_FIELD,
     METADATA,
     NAME,
     PAGE,
-    Modules,
-    check_hlc,
+    FleetEdits,
     get_live,
-    invalid,
+    register_edits,
     view,
 )
 from central.api._schemas import array_of, obj
-from central.audit import audit
 from central.context import CentralContext
 
 _LAT = {"type": "number", "minimum": -90, "maximum": 90}
@@ -82,48 +80,13 @@ def register(app: Bottle, ctx: CentralContext) -> None:
     def get_zone(req: Request, id: int) -> dict[str, Any]:
         return view(get_live(Zone, id, "zone"))
 
-    @api.post("/api/zones", "modules:edit", "Create a zone", body="ZoneCreate", response="Zone",
-              status=201, errors=(409,),
-              description="A circle (center_lat, center_lon, radius_m) or a polygon; 409 when "
-                          "the name is taken.")
-    def create_zone(req: Request) -> dict[str, Any]:
-        modules = Modules(req.ctx)
-        with database.atomic():
-            try:
-                zone = modules.zones.create(req.body, origin="central")
-            except InvalidRecord as exc:
-                raise invalid(exc, "zone") from None
-            audit(req.actor, "create", "zone", zone.uid, None, view(zone))
-        req.ctx.changed("zone", zone.uid)
-        return view(zone)
-
-    @api.put("/api/zones/{id:int}", "modules:edit", "Update a zone (the fields given)",
-             body="ZoneUpdate", response="Zone", errors=(409,),
-             description="Activate or deactivate, rename, reshape, change the margin or the "
-                         "metadata. Send the hlc you edited to be told (409) of a concurrent "
-                         "change.")
-    def update_zone(req: Request, id: int) -> dict[str, Any]:
-        modules = Modules(req.ctx)
-        with database.atomic():
-            zone = get_live(Zone, id, "zone")
-            changes = check_hlc(zone, req.body, "zone")
-            before = view(zone)
-            try:
-                modules.zones.update(zone, changes, origin="central")
-            except InvalidRecord as exc:
-                raise invalid(exc, "zone") from None
-            audit(req.actor, "update", "zone", zone.uid, before, view(zone))
-        req.ctx.changed("zone", zone.uid)
-        return view(zone)
-
-    @api.delete("/api/zones/{id:int}", "modules:edit", "Delete a zone (a tombstone that syncs)",
-                response="Message")
-    def delete_zone(req: Request, id: int) -> dict[str, Any]:
-        modules = Modules(req.ctx)
-        with database.atomic():
-            zone = get_live(Zone, id, "zone")
-            before = view(zone)
-            modules.zones.delete(zone, origin="central")
-            audit(req.actor, "delete", "zone", zone.uid, before, None)
-        req.ctx.changed("zone", zone.uid)
-        return {"message": "deleted"}
+    register_edits(api, FleetEdits(
+        "zone", Zone,
+        create=lambda m, body, _actor: (m.zones.create(body, origin=CENTRAL), None),
+        update=lambda m, zone, changes, _actor: (m.zones.update(zone, changes, origin=CENTRAL),
+                                                 None),
+        delete=lambda m, zone: m.zones.delete(zone, origin=CENTRAL)),
+        create_doc="A circle (center_lat, center_lon, radius_m) or a polygon; 409 when the "
+                   "name is taken.",
+        update_doc="Activate or deactivate, rename, reshape, change the margin or the "
+                   "metadata. Send the hlc you edited to be told (409) of a concurrent change.")
