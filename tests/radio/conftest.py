@@ -6,15 +6,8 @@ simulator's radio port, so the radio path is the real meshtastic TCPInterface ov
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +17,8 @@ from agent.config import AgentConfig, EngineSection, RadioSection, StationSectio
 from agent.core.models import database
 from agent.processes import save_process
 from agent.station import Station
-from tests.support import REPO, free_port, wait_until
+from tests.sim_process import SimProcess, start_sim, stop_sim
+from tests.support import wait_until
 
 ANNA = "!a1b2c3d4"
 BOB = "!b0b0b0b0"
@@ -66,35 +60,12 @@ lon = 7.93
 """
 
 
-@dataclass
-class Sim:
-    proc: subprocess.Popen[bytes]
-    radio_port: int
-    control: int
-    log_path: Path
+class Sim(SimProcess):
+    """The simulator with one station radio (``radio_port``) and the scenario's nodes."""
 
-    def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(f"http://127.0.0.1:{self.control}{path}", data=data,
-                                     method=method)
-        if data is not None:
-            req.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(req, timeout=10) as resp:
-                return resp.status, json.loads(resp.read())
-        except urllib.error.HTTPError as err:
-            with err:
-                return err.code, json.loads(err.read())
-
-    def get(self, path: str) -> Any:
-        status, body = self.request("GET", path)
-        assert status == 200, body
-        return body
-
-    def post(self, path: str, body: Any = None) -> Any:
-        status, data = self.request("POST", path, body if body is not None else {})
-        assert status == 200, data
-        return data
+    @property
+    def radio_port(self) -> int:
+        return self.ports[0]
 
     def text(self, node: str, text: str, to: str = "^all", channel: int = 0) -> Any:
         return self.post(f"/nodes/{node.replace('!', '%21')}/text",
@@ -103,54 +74,27 @@ class Sim:
     def node(self, node: str, action: str, body: Any = None) -> Any:
         return self.post(f"/nodes/{node.replace('!', '%21')}/{action}", body)
 
-    def transmissions(self) -> list[dict[str, Any]]:
+    def texts_sent(self) -> list[dict[str, Any]]:
         """What the station's radio was asked to send (texts only)."""
-        return [t for t in self.get("/transmissions?since=0")["transmissions"]
+        return [t for t in self.transmissions()
                 if t["port"] == self.radio_port and t["portnum"] == "TEXT_MESSAGE_APP"]
 
     def received_by(self, node: str) -> list[dict[str, Any]]:
         return list(self.get(f"/nodes/{node.replace('!', '%21')}")["received"])
 
     def station_id(self) -> str:
-        radio = next(r for r in self.get("/radios")["radios"] if r["port"] == self.radio_port)
-        return str(radio["id"])
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
+        return str(self.radio(self.radio_port)["id"])
 
 
 @pytest.fixture
 def sim(tmp_path: Path) -> Iterator[Sim]:
     scenario = tmp_path / "scenario.toml"
     scenario.write_text(SCENARIO)
-    radio_port, control = free_port(), free_port()
-    log_path = tmp_path / "sim.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "firefly_sim", "--radio-port", str(radio_port),
-             "--control", f"127.0.0.1:{control}", "--scenario", str(scenario)],
-            cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
-    sim = Sim(proc, radio_port, control, log_path)
-
-    def healthy() -> bool:
-        if proc.poll() is not None:
-            raise AssertionError(f"firefly-sim exited with {proc.returncode}:\n{sim.log()}")
-        try:
-            return sim.request("GET", "/healthz")[0] == 200
-        except OSError:
-            return False
-
+    started = start_sim(tmp_path, 1, scenario, cls=Sim)
     try:
-        wait_until(healthy, 15.0, message="firefly-sim to start")
-        yield sim
+        yield started
     finally:
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait(5)
+        stop_sim(started)
 
 
 def radio_config(tmp_path: Path, sim: Sim, **radio: Any) -> AgentConfig:

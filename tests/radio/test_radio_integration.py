@@ -54,7 +54,7 @@ def step_results(station: Station) -> list[Any]:
 
 
 def texts_to(sim: Sim, destination: str) -> list[str]:
-    return [t["text"] for t in sim.transmissions() if t["to"] == destination and t["transmitted"]]
+    return [t["text"] for t in sim.texts_sent() if t["to"] == destination and t["transmitted"]]
 
 
 def test_radio_text_triggers_a_process_and_the_reply_is_acknowledged(
@@ -78,7 +78,7 @@ def test_radio_text_triggers_a_process_and_the_reply_is_acknowledged(
         return result if result["messages"][0]["status"] == "acked" else None
 
     result = wait_until(acked, 20, message="the ACK in the step result")
-    assert result["messages"][0]["packet_id"] == sim.transmissions()[-1]["packet_id"]
+    assert result["messages"][0]["packet_id"] == sim.texts_sent()[-1]["packet_id"]
     assert outbound(station)[0].status == "acked"
     # The station's own text, echoed back by someone, does not trigger it again.
     sim.text(BOB, "Help is coming, Anna Hiker")
@@ -128,7 +128,7 @@ def test_radio_long_text_is_split_within_232_bytes_in_order(
     assert parts == expected  # in order, each with its (i/n) marker
     assert all(len(p.encode("utf-8")) <= 232 for p in parts)
     assert "".join(p.split(" ", 1)[1] for p in parts) == long_text
-    assert all(t["payload_bytes"] <= 232 and t["transmitted"] for t in sim.transmissions())
+    assert all(t["payload_bytes"] <= 232 and t["transmitted"] for t in sim.texts_sent())
     assert len(executions(station, "message_received")) == 1
 
 
@@ -150,7 +150,7 @@ def test_radio_storm_stays_within_the_airtime_budget_and_does_not_loop(
     wait_until(lambda: pending(station) == 0, 60, interval=0.25, message="the queue to drain")
     runs = executions(station)
     assert len(runs) == 500 and all(r.status == "completed" for r in runs)  # no loop
-    on_air = [t for t in sim.transmissions() if t["transmitted"]]
+    on_air = [t for t in sim.texts_sent() if t["transmitted"]]
     budget_ms = percent / 100 * 3_600_000
     assert 0 < sum(t["airtime_ms"] for t in on_air) <= budget_ms
     rows = outbound(station)

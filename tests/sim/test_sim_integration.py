@@ -6,16 +6,10 @@ SHORT_FAST preset so time on air is short) serves most tests of this module.
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,8 +20,8 @@ from meshtastic.tcp_interface import TCPInterface
 from pubsub import pub
 
 from agent.radio.airtime import packet_airtime_ms
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.sim_process import SimProcess, start_sim, stop_sim
+from tests.support import REPO, free_port, wait_until
 
 ANNA = "!a1b2c3d4"
 BOB = "!b0b0b0b0"
@@ -72,103 +66,17 @@ direct_only = true
 # ------------------------------------------------------------------ helpers
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def wait_for(cond: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = cond()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
+    return wait_until(cond, timeout, interval=0.05, message=what)
 
 
 def station_num(port: int) -> int:
     return 0x46460000 | (port & 0xFFFF)
 
 
-@dataclass
-class Sim:
-    proc: subprocess.Popen[bytes]
-    ports: list[int]
-    control: int
-    log_path: Path
-
-    def request(self, method: str, path: str, body: Any = None, raw: bytes | None = None) -> tuple[int, Any]:
-        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-        req = urllib.request.Request(f"http://127.0.0.1:{self.control}{path}", data=data, method=method)
-        if data is not None:
-            req.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(req, timeout=5) as resp:
-                return resp.status, json.loads(resp.read())
-        except urllib.error.HTTPError as err:
-            with err:
-                return err.code, json.loads(err.read())
-
-    def get(self, path: str) -> Any:
-        status, body = self.request("GET", path)
-        assert status == 200, body
-        return body
-
-    def post(self, path: str, body: Any = None) -> Any:
-        status, data = self.request("POST", path, body if body is not None else {})
-        assert status == 200, data
-        return data
-
-    def transmissions(self, since: int = 0) -> list[dict[str, Any]]:
-        return list(self.get(f"/transmissions?since={since}")["transmissions"])
-
-    def radio(self, port: int) -> dict[str, Any]:
-        return next(r for r in self.get("/radios")["radios"] if r["port"] == port)
-
+class Sim(SimProcess):
     def next_index(self) -> int:
         return int(self.get("/transmissions?since=0")["next"])
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-
-def start_sim(tmp: Path, n_radios: int, scenario: str | None, extra: list[str] | None = None) -> Sim:
-    ports = [free_port() for _ in range(n_radios)]
-    control = free_port()
-    args = [sys.executable, "-m", "firefly_sim", "--control", f"127.0.0.1:{control}"]
-    for p in ports:
-        args += ["--radio-port", str(p)]
-    if scenario is not None:
-        args += ["--scenario", scenario]
-    args += extra or []
-    log_path = tmp / f"sim-{control}.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(args, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    sim = Sim(proc, ports, control, log_path)
-
-    def healthy() -> bool:
-        if proc.poll() is not None:
-            raise AssertionError(f"simulator exited with {proc.returncode}:\n{sim.log()}")
-        try:
-            return sim.request("GET", "/healthz")[0] == 200
-        except OSError:
-            return False
-
-    wait_for(healthy, 10.0, "the simulator to start")
-    return sim
-
-
-def stop_sim(sim: Sim) -> None:
-    if sim.proc.poll() is None:
-        os.kill(sim.proc.pid, signal.SIGTERM)
-        try:
-            sim.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            os.kill(sim.proc.pid, signal.SIGKILL)
-            sim.proc.wait(5)
 
 
 @dataclass
@@ -232,7 +140,7 @@ def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim]:
     tmp = tmp_path_factory.mktemp("sim")
     scenario = tmp / "integration.toml"
     scenario.write_text(SCENARIO)
-    s = start_sim(tmp, 3, str(scenario))
+    s = start_sim(tmp, 3, scenario, cls=Sim)
     yield s
     stop_sim(s)
 
@@ -519,7 +427,7 @@ def test_bad_scenario_exits_with_message(tmp_path: Path) -> None:
             "--scenario",
             str(bad),
         ],
-        cwd=ROOT,
+        cwd=REPO,
         capture_output=True,
         timeout=20,
     )
