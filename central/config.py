@@ -37,6 +37,9 @@ class DatabaseSection:
 @dataclass(frozen=True)
 class MqttSection:
     url: str = setting("none", "mqtt://user:pass@host:port, mqtts://..., or none")
+    shared_subscriptions: bool = setting(True, "subscribe through $share/central/... (false only "
+                                               "for a broker without shared subscriptions, "
+                                               "such as the demo's embedded MQTT 3.1.1 broker)")
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,8 @@ def start(ctx: CentralContext) -> Callable[[], None] | None:
         with database.connection_context():
             return known_station_ids()
 
-    worker = SyncWorker(url, LEADER_ID, ctx.clock, leader=True, on_changed=ctx.changed)
+    worker = SyncWorker(url, LEADER_ID, ctx.clock, leader=True, on_changed=ctx.changed,
+                        shared=ctx.settings.mqtt.shared_subscriptions)
     ctx.on_change.append(worker.notify)
     ctx.station_ids = station_ids
     worker.start()

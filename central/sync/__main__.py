@@ -37,6 +37,11 @@ def main(argv: list[str] | None = None) -> int:
     if url is None:
         print("central.sync: mqtt.url (FIREFLY_MQTT) is not set", file=sys.stderr)
         return 2
+    if not settings.mqtt.shared_subscriptions:
+        print("central.sync: mqtt.shared_subscriptions is false: without shared subscriptions "
+              "every worker would receive every message; run only firefly-central serve",
+              file=sys.stderr)
+        return 2
     from agent.logs import setup_logging
     from central.sync.worker import SyncWorker
 

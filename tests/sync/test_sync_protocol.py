@@ -101,6 +101,21 @@ def test_mqtt_urls_are_read_in_one_place() -> None:
             parse_mqtt_url(bad)
 
 
+def test_mqtt_url_protocol_parameter_picks_the_mqtt_version() -> None:
+    default = parse_mqtt_url("mqtt://st01@broker:1884")
+    assert default is not None and (default.protocol, default.mqtt5) == ("5", True)
+    assert "protocol" not in default.safe
+    explicit = parse_mqtt_url("mqtt://st01@broker:1884?protocol=5")
+    assert explicit is not None and explicit.mqtt5
+    old = parse_mqtt_url("mqtts://st01:pw@broker?ca=/etc/firefly/ca.crt&protocol=3.1.1")
+    assert old is not None and (old.protocol, old.mqtt5, old.tls) == ("3.1.1", False, True)
+    assert old.safe == "mqtts://st01@broker:8883?protocol=3.1.1"
+    for bad in ("3.1", "4", "v5", "5.0", "MQTTv311"):
+        with pytest.raises(ConfigError, match=r"mqtt\.url: unknown MQTT protocol .* in "
+                                              r"\?protocol= \(expected 5 or 3\.1\.1\)"):
+            parse_mqtt_url(f"mqtt://broker?protocol={bad}")
+
+
 def test_watermark_advances_only_over_contiguous_ranges() -> None:
     upto, rest = merge_range(0, [], 201, 400)  # the second batch overtook the first
     assert (upto, rest) == (0, [[201, 400]])
