@@ -6,7 +6,6 @@ that has ``start(ctx) -> stop callable | None`` is started after the engine, sto
 
 from __future__ import annotations
 
-import datetime as dt
 import importlib
 import logging
 import threading
@@ -16,9 +15,9 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from agent.core.ids import HybridClock
-from agent.core.models import Outbox, database, utcnow
+from agent.core.models import database
 from agent.engine.context import Services
-from agent.engine.engine import Engine
+from agent.engine.engine import Engine, EngineSettings
 from agent.modules.alerts import AlertService
 from central.app import make_app
 from central.auth import purge_expired_sessions, purge_login_attempts
@@ -33,15 +32,15 @@ _LOG = logging.getLogger(__name__)
 SERVICE_MODULES = ("central.sync",)
 HOUSEKEEPING_SECONDS = 300.0
 FOLD_SECONDS = 2.0  # PostgreSQL: rollup deltas are folded this often (readers fold too)
-OUTBOX_KEEP_SECONDS = 86400  # central has no upstream: its engine's outbox rows are dropped
 
 
 def make_engine(clock: HybridClock) -> tuple[Engine, Any]:
-    """The engine for processes assigned to station "central", with the alerts module."""
+    """The engine for processes assigned to station "central", with the alerts module;
+    nothing it writes goes to an outbox (central has no upstream)."""
     services = Services(station_id="central", clock=clock)
-    services.modules["alerts"] = AlertService("central", clock)
+    services.modules["alerts"] = AlertService("central", clock, outbox=False)
     scheduler = BackgroundScheduler(timezone="UTC")
-    return Engine(services, scheduler=scheduler), scheduler
+    return Engine(services, EngineSettings(outbox=False), scheduler=scheduler), scheduler
 
 
 def reload_on_change(engine: Engine) -> Callable[[str, str], None]:
@@ -55,13 +54,11 @@ def reload_on_change(engine: Engine) -> Callable[[str, str], None]:
 
 
 def housekeeping() -> None:
-    """Expire commands, drop old sessions, login attempts and central's own outbox rows."""
+    """Expire commands, drop old sessions and login attempts."""
     with database.connection_context():
         expired = expire_commands()
         purge_expired_sessions()
         purge_login_attempts()
-        Outbox.delete().where(Outbox.created_at < utcnow() - dt.timedelta(
-            seconds=OUTBOX_KEEP_SECONDS)).execute()
     if expired:
         _LOG.info("housekeeping: %d commands expired", expired)
 

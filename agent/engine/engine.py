@@ -60,6 +60,7 @@ class EngineSettings:
     alert_on_failure: bool = True
     external_workers: int = 4
     definitions_poll_seconds: float = 2.0
+    outbox: bool = True  # queue every execution change for central; off at central itself
 
 
 @dataclass
@@ -306,12 +307,17 @@ class Engine:
             return
         self._start(run)
 
+    def _outbox(self, execution_id: int) -> None:
+        """Queue the execution's state for central (inside the caller's transaction)."""
+        if self.settings.outbox:
+            store.outbox_execution(execution_id)
+
     def _enqueue(self, run: Run, waiting: deque[Run]) -> None:
         with database.atomic():
             execution = store.create_execution(run.process, run.event,
                                                self.services.station_id, "queued",
                                                uid=run.execution_uid or None)
-            store.outbox_execution(execution.id)
+            self._outbox(execution.id)
         run.execution_id, run.execution_uid, run.status = execution.id, execution.uid, "queued"
         for callback in run.on_created:
             callback(run.execution_id)
@@ -345,7 +351,7 @@ class Engine:
                                                "dropped", reason,
                                                uid=handle.execution_uid or None if handle else None)
             store.add_log(execution.id, 1, f"not run: {reason}", "warning")
-            store.outbox_execution(execution.id)
+            self._outbox(execution.id)
         if handle is not None:
             handle.created.set_result(execution.id)
             handle.finished.set_result("dropped")
@@ -497,7 +503,7 @@ class Engine:
                 with database.atomic():
                     store.finish_execution(execution.id, execution.process_id, "interrupted",
                                            "could not be resumed after a restart", 0, 0)
-                    store.outbox_execution(execution.id)
+                    self._outbox(execution.id)
 
     def _recover_one(self, execution: ProcessExecution, process: CompiledProcess) -> None:
         event = Event.from_record(execution.trigger_event or {})
@@ -553,7 +559,7 @@ class Engine:
                                            f"actions[{action.index}] ({action.type_name}) was "
                                            "interrupted and is not safe to repeat",
                                            0, run.steps_completed)
-                    store.outbox_execution(execution.id)
+                    self._outbox(execution.id)
                     return
         token = run.token
         self._resume(run, lambda: self.call_later(

@@ -366,7 +366,8 @@ class Runner:
 
     def _outbox(self, run: Run) -> None:
         store.add_logs(run.pending_logs)
-        store.outbox_execution(run.execution_id)
+        if self.settings.outbox:
+            store.outbox_execution(run.execution_id)
 
 
 def _ms(t0: float) -> int:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from agent.core.models import ProcessExecution, database, utcnow
+from agent.core.models import Outbox, ProcessExecution, database, utcnow
 from central.models import CentralCommand
 from central.server import make_engine, reload_on_change
 from tests.central.central_support import Central, definition, seed
@@ -91,6 +91,8 @@ def test_a_central_process_runs_in_central_and_its_log_is_searchable(
     assert len(central.get(f"/api/processes/executions/{eid}/logs?until={later}Z")
                .json["logs"]) == len(logs)
     central.get(f"/api/processes/executions/{eid}/logs?since=yesterday", status=400)
+    with database.connection_context():  # central has no upstream: nothing queued to sync
+        assert Outbox.select().count() == 0
 
 
 def test_time_schedules_of_central_processes_run_at_central(central: Central,
