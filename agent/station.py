@@ -7,10 +7,13 @@ from collections.abc import Callable
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from peewee import fn
 
 from agent.config import AgentConfig
 from agent.core.db import open_and_migrate
 from agent.core.ids import HybridClock
+from agent.core.models import CORE_MODELS
+from agent.core.module_models import MODULE_MODELS
 from agent.engine.context import Services
 from agent.engine.engine import Engine
 from agent.engine.retention import prune
@@ -29,9 +32,25 @@ ADAPTERS.append(start_sync)  # MQTT sync with central (agent/sync/client.py)
 ADAPTERS.append(radio.start_radio)  # the Meshtastic radio (agent/radio/service.py)
 
 
+def station_clock(station_id: str) -> HybridClock:
+    """The station's hybrid clock, past every clock value already stored in its database.
+
+    A station whose wall clock runs behind (no RTC on a Pi, no NTP in the field) would
+    otherwise stamp an edit with a value below the version it edited, received from central,
+    and lose the last-writer-wins merge to the older version."""
+    clock = HybridClock(station_id)
+    for model in (*CORE_MODELS, *MODULE_MODELS):
+        column = model._meta.fields.get("hlc")
+        if column is not None:
+            latest = model.select(fn.MAX(column)).scalar()
+            if latest:
+                clock.observe(latest)
+    return clock
+
+
 def make_services(station_id: str) -> Services:
     """The station's modules, as processes reach them."""
-    clock = HybridClock(station_id)
+    clock = station_clock(station_id)
     services = Services(station_id=station_id, clock=clock)
     install_modules(services)
     radio.register(services)  # nodes, outbound queue, mesh commands (agent/radio/service.py)

@@ -93,9 +93,9 @@ def cmd_import(args: argparse.Namespace, config: AgentConfig) -> int:
 
 
 def _clock(config: AgentConfig) -> Any:
-    from agent.core.ids import HybridClock
+    from agent.station import station_clock
 
-    return HybridClock(config.station.id)
+    return station_clock(config.station.id)
 
 
 def cmd_export(args: argparse.Namespace, config: AgentConfig) -> int:

@@ -83,3 +83,30 @@ def test_config_file_with_environment_override(files: Path) -> None:
     typo.write_text("[engine]\nmax_stepz = 7\n")
     result = agent(files, "--config", str(typo), "process", "list")
     assert result.returncode == 2 and "engine.max_stepz: unknown setting" in result.stderr
+
+
+def test_an_edit_at_a_station_whose_clock_runs_behind_still_wins(files: Path) -> None:
+    """The station stores central's version, stamped a day ahead of the station's wall clock
+    (a Pi without a real-time clock or NTP); an operator's edit made after it must carry a
+    later clock value, or the merge would prefer the older version."""
+    import sqlite3
+    import time
+
+    from agent.core.ids import format_hlc, parse_hlc
+
+    process_id = agent(files, "process", "import", str(files / "good.json")).stdout.strip()
+    ahead = format_hlc(int(time.time() * 1000) + 86_400_000, 3, "central")
+    with sqlite3.connect(files / "station.db") as conn:
+        conn.execute("UPDATE processes SET hlc = ?, origin = 'central' WHERE id = ?",
+                     (ahead, int(process_id)))
+    edited = json.loads(agent(files, "process", "export", process_id).stdout)
+    edited["description"] = "edited in the field"
+    (files / "edited.json").write_text(json.dumps(edited))
+    imported = agent(files, "process", "import", str(files / "edited.json"))
+    assert imported.returncode == 0, imported.stderr
+    with sqlite3.connect(files / "station.db") as conn:
+        hlc, origin, description = conn.execute(
+            "SELECT hlc, origin, description FROM processes WHERE id = ?",
+            (int(process_id),)).fetchone()
+    assert description == "edited in the field" and origin != "central"
+    assert parse_hlc(hlc)[:2] > parse_hlc(ahead)[:2]
