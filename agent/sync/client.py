@@ -258,7 +258,7 @@ class SyncClient:
         """Tell central our state; with ``wait_ack``, send no batch until it answers."""
         body = {"station": self.station_id, "inc": self.state.incarnation,
                 "acked": self.state.acked, "feed": self.state.feed,
-                "want_changes": want_changes}
+                "want_changes": want_changes, **protocol.hello_versions()}
         self.client.publish(protocol.up_topic(self.station_id, protocol.HELLO),
                             protocol.encode_message(protocol.HELLO, body), qos=1)
         if wait_ack and self.hello_at is None:

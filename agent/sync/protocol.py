@@ -20,6 +20,10 @@ msgpack messages are ``{"v": version, "t": kind, "b": body}`` (agent.core.codec)
 messages carry ``"v"`` as well. A message whose version is not supported, whose kind does not
 belong on its topic, or whose body does not have the documented shape is rejected with a
 reason (``ProtocolError``) and never acted upon.
+
+Versions: ``VERSION`` is the major (in every topic and every message); ``PROTOCOL_MINOR``
+counts the compatible additions within it (``ADDED_IN`` says which field came with which
+minor). A station tells central its minor and its software version in ``hello``.
 """
 
 from __future__ import annotations
@@ -27,11 +31,17 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from functools import cache
+from importlib import metadata
 from typing import Any
 
 from agent.core.codec import SCHEMA_VERSION, DecodeError, decode, encode
 
-VERSION = SCHEMA_VERSION
+VERSION = SCHEMA_VERSION  # the major version: a new one gets new topics (firefly/v2/...)
+# Compatible additions within the major: 1.0 the first release; 1.1 hello carries
+# "agent_version" and "protocol_minor". Receivers ignore fields they do not know.
+PROTOCOL_MINOR = 1
+PACKAGE = "firefly-processes"  # whose installed version a station reports in hello
 ROOT = "firefly/v1"
 STATIONS = f"{ROOT}/stations"
 CENTRAL_STATUS = f"{ROOT}/central/status"
@@ -142,7 +152,8 @@ BODY_SPECS: dict[str, Spec] = {
     BATCH: {"station": (str, True), "inc": (str, True), "from": (int, True),
             "records": (list, True)},
     HELLO: {"station": (str, True), "inc": (str, True), "acked": (int, True),
-            "feed": (int, True), "want_changes": (bool, False)},
+            "feed": (int, True), "want_changes": (bool, False),
+            "agent_version": (str, False), "protocol_minor": (int, False)},
     ACK: {"station": (str, True), "inc": (str, True), "upto": (int, True),
           "last": (int, True)},
     CHANGES: {"station": (str, True), "since": (int, True), "upto": (int, True),
@@ -155,6 +166,45 @@ BATCH_RECORD: Spec = {"seq": (int, True), "kind": (str, True), "uid": (str, True
                       "payload": (bytes, True)}
 CHANGE_RECORD: Spec = {"kind": (str, True), "uid": (str, True), "hlc": (str, True),
                        "deleted": (bool, True), "record": ((dict, type(None)), True)}
+
+# kind -> field -> the minor version that added it (fields of 1.0 are not listed). Every
+# field added within the major is optional; a receiver takes its absence as the older minor.
+ADDED_IN: dict[str, dict[str, int]] = {
+    HELLO: {"agent_version": 1, "protocol_minor": 1},
+}
+
+
+@cache
+def software_version() -> str | None:
+    """The installed agent's version (package metadata); None when it is not installed."""
+    try:
+        return metadata.version(PACKAGE)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def hello_versions() -> dict[str, Any]:
+    """What a hello says about the station's versions (protocol 1.1 and later)."""
+    fields: dict[str, Any] = {"protocol_minor": PROTOCOL_MINOR}
+    agent_version = software_version()
+    if agent_version is not None:
+        fields["agent_version"] = agent_version
+    return fields
+
+
+def minor_problem(minor: int) -> str | None:
+    """Why a station speaking ``VERSION.minor`` is outside what central supports, or None.
+
+    Supported: central's own minor and the one before it (a station one version behind during
+    an upgrade). A newer station works (fields it adds are ignored) but is not supported.
+    """
+    if minor > PROTOCOL_MINOR:
+        return (f"it speaks protocol {VERSION}.{minor}, newer than central's "
+                f"{VERSION}.{PROTOCOL_MINOR}: upgrade central first")
+    if minor < PROTOCOL_MINOR - 1:
+        return (f"it speaks protocol {VERSION}.{minor}, more than one minor version behind "
+                f"central's {VERSION}.{PROTOCOL_MINOR}: upgrade the station")
+    return None
 
 
 def check_fields(spec: Spec, body: Any, where: str) -> dict[str, Any]:

@@ -35,6 +35,12 @@ STATION_SCHEMA: dict[str, Any] = {
         "incarnation": {"type": "string"},
         "records_ingested": {"type": "integer"},
         "dead_letters": {"type": "integer", "description": "its messages or records rejected"},
+        "agent_version": {"type": ["string", "null"],
+                          "description": "the agent software version its last hello reported "
+                                         "(null: not reported, a protocol 1.0 station)"},
+        "protocol_version": {"type": ["string", "null"],
+                             "description": "the sync protocol version it speaks, e.g. \"1.1\" "
+                                            "(null: no hello yet)"},
         "assigned_processes": {"type": "array", "items": {
             "type": "object", "properties": {"id": {"type": "integer"}, "uid": {"type": "string"},
                                              "name": {"type": "string"},

@@ -1,6 +1,8 @@
-"""The sync's own tables at central (created by central/migrations/0003_sync.py).
+"""The sync's own tables at central (created by central/migrations/0003_sync.py; later
+columns by later migrations, named at the column).
 
-- ``sync_stations``: every station central has heard of, with its last status and heartbeat;
+- ``sync_stations``: every station central has heard of, with its last status and heartbeat
+  and the versions its last hello reported;
 - ``sync_watermarks``: per station and incarnation, the highest seq up to which every record
   is committed (``upto``) and the ranges received beyond it (batches that overtook others);
 - ``sync_changes``: the feed's change log: one row per fleet-owned record, moved to a new
@@ -18,6 +20,7 @@ from peewee import (
     BooleanField,
     CharField,
     DateTimeField,
+    IntegerField,
     TextField,
 )
 
@@ -41,6 +44,10 @@ class SyncStation(BaseModel):
     feed_watermark = BigIntegerField(default=0)
     records_ingested = BigIntegerField(default=0)
     dead_letters = BigIntegerField(default=0)
+    # From its last hello (migration 0005): the agent's software version (None: not reported,
+    # protocol 1.0) and the protocol minor version it speaks (None: no hello yet).
+    agent_version = CharField(null=True)
+    protocol_minor = IntegerField(null=True)
 
     class Meta:
         table_name = "sync_stations"

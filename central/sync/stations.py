@@ -3,7 +3,8 @@
 A station is known from its first message. ``online`` follows its retained status topic
 (the broker publishes the will, ``offline``, when the station vanishes); ``last_seen`` is
 its last message of any kind; heartbeats carry the outbox depth, last sync, radio state,
-airtime and engine load (see docs/protocol.md).
+airtime and engine load; its hello, the agent version and protocol version it speaks (see
+docs/protocol.md).
 """
 
 from __future__ import annotations
@@ -13,12 +14,15 @@ from typing import Any
 
 from agent.core.models import Process, utcnow
 from agent.processes import runs_on
+from agent.sync.protocol import VERSION
 from central.models import CentralCommand
 from central.sync.feed import write_transaction
 from central.sync.ingest import ensure_station
 from central.sync.models import SyncDeadLetter, SyncStation
 from central.sync.rows import tuples
 
+AGENT_VERSION_MAX = 64
+MINOR_MAX = 2**31 - 1
 HEARTBEAT_KEYS = ("outbox_depth", "last_sync", "radio", "airtime_used", "engine",
                   "dead_letters", "incarnation", "feed_watermark")
 
@@ -56,13 +60,30 @@ def record_heartbeat(station: str, body: dict[str, Any], live: bool = True) -> N
         ).where(SyncStation.station_id == station).execute()
 
 
-def record_hello(station: str, incarnation: str, feed: int) -> None:
+def clean_version(value: Any) -> str | None:
+    """A reported software version as stored: printable text, at most 64 characters."""
+    if not isinstance(value, str):
+        return None
+    text = "".join(ch for ch in value if ch.isprintable())[:AGENT_VERSION_MAX]
+    return text or None
+
+
+def record_hello(station: str, incarnation: str, feed: int, *,
+                 agent_version: str | None = None, protocol_minor: int = 0) -> bool:
+    """A hello. ``agent_version`` and ``protocol_minor`` are what it reports (a 1.0 station
+    reports neither: minor 0, version unknown). True when they differ from the stored ones
+    (a new station, or one that was upgraded or downgraded)."""
     now = utcnow()
+    reported = (clean_version(agent_version), min(max(protocol_minor, 0), MINOR_MAX))
     with write_transaction():
         ensure_station(station)
+        before = tuples(SyncStation.select(SyncStation.agent_version, SyncStation.protocol_minor)
+                        .where(SyncStation.station_id == station))
         SyncStation.update(last_seen=now, online=True, incarnation=incarnation,
-                           feed_watermark=max(0, feed)).where(
+                           feed_watermark=max(0, feed), agent_version=reported[0],
+                           protocol_minor=reported[1]).where(
             SyncStation.station_id == station).execute()
+    return not before or before[0] != reported
 
 
 def known_station_ids() -> list[str]:
@@ -108,6 +129,9 @@ def station_view(row: SyncStation, processes: list[Process] | None = None,
         "incarnation": row.incarnation,
         "records_ingested": int(row.records_ingested),
         "dead_letters": int(row.dead_letters),
+        "agent_version": row.agent_version,
+        "protocol_version": None if row.protocol_minor is None
+        else f"{VERSION}.{row.protocol_minor}",
         "assigned_processes": assigned_processes(row.station_id, processes),
     }
     if detail:

@@ -226,7 +226,14 @@ class SyncWorker:
 
     def _hello(self, station: str, body: dict[str, Any]) -> None:
         self.counters["hellos"] += 1
-        stations.record_hello(station, body["inc"], body["feed"])
+        minor, agent_version = body.get("protocol_minor", 0), body.get("agent_version")
+        if stations.record_hello(station, body["inc"], body["feed"],
+                                 agent_version=agent_version, protocol_minor=minor):
+            problem = protocol.minor_problem(minor)
+            _LOG.log(logging.WARNING if problem else logging.INFO,
+                     "sync: station %s runs agent %s, protocol %d.%d%s", station,
+                     stations.clean_version(agent_version) or "(version not reported)",
+                     protocol.VERSION, minor, f": {problem}" if problem else "")
         self._publish(station, protocol.ACK, {"station": station, "inc": body["inc"],
                                               "upto": watermark_of(station, body["inc"]),
                                               "last": 0})

@@ -28,6 +28,8 @@ export function stationFacts(s) {
     airtimeText: used != null ? `${(used / 1000).toFixed(1)} s${budget ? ` of ${Math.round(budget / 1000)} s` : ""}` : null,
     processes: s.assigned_processes || [],
     engine: s.engine || null,
+    // Agent version and sync protocol from its last hello (a 1.0 station reports no version).
+    version: s.protocol_version ? `${s.agent_version || "version not reported"} (protocol ${s.protocol_version})` : null,
   };
 }
 
@@ -49,6 +51,7 @@ export async function render(root) {
           h("dt", "Airtime"), h("dd", f.airtime == null ? (f.airtimeText || "—") : h("span.rate",
             h("span.rate-bar", { "aria-hidden": "true" }, h("span", { style: { width: `${Math.min(100, Math.round(f.airtime * 100))}%` } })),
             `${percent(f.airtime)} (${f.airtimeText})`)),
+          f.version ? [h("dt", "Agent"), h("dd", f.version)] : null,
           f.engine ? [h("dt", "Engine"), h("dd", `${f.engine.processes_loaded ?? "?"} processes loaded, queue ${f.engine.queue_depth ?? 0}`)] : null),
         h("h3.small.muted", `Processes (${f.processes.length})`),
         f.processes.length ? h("ul.small", f.processes.slice(0, 12).map((p) => h("li", h("a", { href: `#/builder/${p.id}` }, p.name),
