@@ -23,6 +23,7 @@ from central.api._schemas import COMMON_SCHEMAS, process_definition_schemas
 from central.config import CentralSettings
 from central.context import CentralContext
 from central.db import open_central_database
+from central.metrics import CentralMetrics
 
 _LOG = logging.getLogger(__name__)
 
@@ -52,6 +53,8 @@ def make_app(settings: CentralSettings, ctx: CentralContext | None = None) -> Bo
     if ctx.db is None:
         ctx.db = open_central_database(settings.database.url,
                                        run_migrations=settings.database.migrate_on_start)
+    if ctx.metrics is None:
+        ctx.metrics = CentralMetrics()
     app = Bottle(catchall=True)
     app.config["firefly.context"] = ctx
 
@@ -67,8 +70,12 @@ def make_app(settings: CentralSettings, ctx: CentralContext | None = None) -> Bo
     return app
 
 
+UNCONNECTED_PATHS = frozenset({"/healthz"})  # they open the connection themselves
+
+
 def _connect() -> None:
-    database.connect(reuse_if_open=True)
+    if bottle.request.path not in UNCONNECTED_PATHS:
+        database.connect(reuse_if_open=True)
 
 
 def _close() -> None:

@@ -14,6 +14,7 @@ from central.config import CentralSettings
 
 if TYPE_CHECKING:
     from central.api._common import RouteSpec
+    from central.metrics import CentralMetrics, HealthCheck
 
 _LOG = logging.getLogger(__name__)
 
@@ -38,6 +39,10 @@ class CentralContext:
     routes: list[RouteSpec] = field(default_factory=list)
     # Named JSON Schemas for request and response bodies (OpenAPI components/schemas).
     schemas: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Request latencies and the figures of GET /metrics (central/metrics.py; set by make_app).
+    metrics: CentralMetrics | None = None
+    # GET /healthz: name -> None when healthy, else the problem (adapters add theirs).
+    health_checks: dict[str, HealthCheck] = field(default_factory=dict)
 
     def changed(self, entity: str, uid: str) -> None:
         """Tell the on_change hooks; call after the change is committed. Never raises."""

@@ -19,6 +19,7 @@ _ERROR_TEXT = {
     409: "conflict with the current state",
     413: "request body too large",
     429: "too many attempts",
+    503: "not able to serve (the body says why)",
 }
 
 
@@ -41,8 +42,10 @@ def _parameters(spec: RouteSpec) -> list[dict[str, Any]]:
 def _responses(spec: RouteSpec) -> dict[str, Any]:
     ok: dict[str, Any] = {"description": "success"}
     if spec.response is not None:
-        ok["content"] = _json(schema_ref(spec.response))
+        ok["content"] = {spec.media_type: {"schema": schema_ref(spec.response)}}
     responses: dict[str, Any] = {str(spec.status): ok}
+    for code in spec.also:
+        responses[str(code)] = {**ok, "description": _ERROR_TEXT.get(code, "see the body")}
     codes = set(spec.errors)
     if spec.query or spec.body is not None or spec.path_params:
         codes.add(400)

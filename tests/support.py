@@ -44,3 +44,11 @@ def make_engine(station_id: str = "test-station", **settings: Any) -> Engine:
     return Engine(services, EngineSettings(**defaults))
 
 
+
+
+def prometheus_samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """A Prometheus text exposition as (sample name, sorted labels) -> value."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}

@@ -63,6 +63,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -203,6 +204,8 @@ class RouteSpec:
     description: str = ""
     raw: bool = False
     in_openapi: bool = True
+    media_type: str = "application/json"  # of the success response (and ``also``)
+    also: tuple[int, ...] = ()  # other statuses that answer with the success response's schema
 
     @property
     def operation_id(self) -> str:
@@ -288,7 +291,8 @@ class Api:
               validate_body: bool = True, body_required: bool = True,
               response: str | dict[str, Any] | None = None,
               status: int = 200, errors: Iterable[int] = (), description: str = "",
-              raw: bool = False, in_openapi: bool = True) -> Callable[[Handler], Handler]:
+              raw: bool = False, in_openapi: bool = True, media_type: str = "application/json",
+              also: Iterable[int] = ()) -> Callable[[Handler], Handler]:
         if permission not in (PUBLIC, AUTHENTICATED, *PERMISSIONS):
             raise ValueError(f"{method} {path}: unknown permission {permission!r}")
         params = tuple((m.group(1), int if m.group(2) == "int" else str)
@@ -306,7 +310,7 @@ class Api:
                              validate_body=validate_body, body_required=body_required,
                              response=response, status=status,
                              errors=tuple(errors), description=description, raw=raw,
-                             in_openapi=in_openapi)
+                             in_openapi=in_openapi, media_type=media_type, also=tuple(also))
             self.ctx.routes.append(spec)
             self.app.route(bottle_path, method, _endpoint(spec, self.ctx),
                            name=spec.operation_id, firefly_spec=spec)
@@ -470,6 +474,20 @@ def _endpoint(spec: RouteSpec, ctx: CentralContext) -> Callable[..., Any]:
     validators: list[Any] = []  # built on first use: every schema is registered by then
 
     def endpoint(**args: str) -> Any:
+        started, status = time.perf_counter(), 500
+        try:
+            result = answer(**args)
+            status = bottle.response.status_code
+            return result
+        except bottle.HTTPResponse as answered:  # ApiError and redirects
+            status = answered.status_code
+            raise
+        finally:
+            if ctx.metrics is not None:
+                ctx.metrics.observe_request(spec.method, spec.path, status,
+                                            time.perf_counter() - started)
+
+    def answer(**args: str) -> Any:
         principal = authorize(spec)
         path_args = _path_args(spec, args)
         query = _query_args(spec)

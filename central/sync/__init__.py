@@ -35,13 +35,19 @@ def start(ctx: CentralContext) -> Callable[[], None] | None:
 
     worker = SyncWorker(url, LEADER_ID, ctx.clock, leader=True, on_changed=ctx.changed,
                         shared=ctx.settings.mqtt.shared_subscriptions)
+    def broker_health() -> str | None:
+        return None if worker.connected else f"sync worker {LEADER_ID}: not connected to " \
+                                             f"the broker at {url.host}:{url.port}"
+
     ctx.on_change.append(worker.notify)
     ctx.station_ids = station_ids
+    ctx.health_checks["broker"] = broker_health
     worker.start()
 
     def stop() -> None:
         if worker.notify in ctx.on_change:
             ctx.on_change.remove(worker.notify)
+        ctx.health_checks.pop("broker", None)
         worker.stop()
 
     return stop

@@ -5,13 +5,17 @@ the station has) and every definition at the station.
 
 from __future__ import annotations
 
+import json
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.support import wait_until
+from tests.support import prometheus_samples, wait_until
 from tests.sync.sync_support import (
     LOG_PROCESS,
     Field,
@@ -51,13 +55,19 @@ def test_broker_stopped_then_killed(field: Field) -> None:
     wait_until(lambda: field.central_execution_count() >= 150, timeout=60,
                message=f"the backlog at central:\n{field.logs()}")
 
+    assert health(field)["status"] == "ok"
     field.broker.stop()
+    # Central still serves, and says what is wrong (monitoring reads GET /healthz).
+    degraded = wait_until(lambda: (lambda h: h if h["status"] == "degraded" else None)(
+        health(field)), timeout=30, message="central to report the broker down")
+    assert "not connected to the broker" in degraded["checks"]["broker"]["problem"]
     before = len(field.station_executions())
     wait_until(lambda: len(field.station_executions()) >= before + 2, timeout=30,
                message="the station to run processes while the broker is down")
     field.broker.start()
     wait_until(lambda: field.central_execution_count() >= before + 2, timeout=60,
                message=f"executions made while the broker was down:\n{field.logs()}")
+    wait_until(lambda: health(field)["status"] == "ok", timeout=30, message="healthy again")
 
     field.broker.kill()
     time.sleep(1.5)
@@ -68,6 +78,31 @@ def test_broker_stopped_then_killed(field: Field) -> None:
     assert_converged(field)
     # The definitions made at the station reached central and came back unchanged.
     assert field.central_processes() == field.station_processes()
+    # Prometheus sees the same: every execution, the station's records, the station online.
+    figures = metrics(field)
+    assert sum(v for (name, _labels), v in figures.items()
+               if name == "firefly_central_executions") == field.central_execution_count()
+    station = (("station", field.station),)
+    assert figures[("firefly_central_station_records_ingested_total", station)] >= 150
+    assert figures[("firefly_central_station_online", station)] == 1
+
+
+def health(field: Field) -> dict[str, Any]:
+    """GET /healthz of the running central (no credentials)."""
+    url = f"http://127.0.0.1:{field.http_port}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            return dict(json.loads(answer.read()))
+    except urllib.error.HTTPError as exc:
+        return dict(json.loads(exc.read()))
+
+
+def metrics(field: Field) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """GET /metrics of the running central, as (sample, labels) -> value."""
+    request = urllib.request.Request(f"http://127.0.0.1:{field.http_port}/metrics",
+                                     headers={"Authorization": f"Bearer {field.token}"})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return prometheus_samples(answer.read().decode())
 
 
 def test_agent_killed_mid_batch_then_restarted(field: Field) -> None:
