@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable
@@ -38,6 +37,7 @@ from agent.sync.apply import apply_changes
 from agent.sync.commands import CommandHandler
 from agent.sync.connection import MqttUrl, connect, make_client, parse_mqtt_url
 from agent.sync.health import MqttPublisher, heartbeat_body
+from agent.sync.loop import Inbox
 from agent.sync.models import HISTORY_TABLE, MIGRATIONS, SyncDeadLetter, prune
 
 if TYPE_CHECKING:
@@ -63,7 +63,7 @@ class SyncClient:
         self.batch_size = max(1, min(batch_size, protocol.MAX_BATCH_RECORDS))
         self.heartbeat_seconds = heartbeat_seconds
         self.ack_timeout = ack_timeout
-        self.inbox: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
+        self.inbox = Inbox()  # paho's callbacks and other threads -> the sync thread
         self.connected = False
         self.central: dict[str, bool] = {}  # ingest worker -> online
         self.state = outbox.SyncState("", 0, 0, None)
@@ -84,10 +84,7 @@ class SyncClient:
         will = (protocol.status_topic(self.station_id),
                 protocol.status_payload(self.station_id, "offline"))
         self.client = make_client(url, self.station_id, will=will)
-        self.client.on_connect = self._on_connect
-        self.client.on_disconnect = self._on_disconnect
-        self.client.on_message = self._on_message
-        self.client.on_publish = self._on_publish
+        self.inbox.attach(self.client)
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -117,45 +114,15 @@ class SyncClient:
         future: Future[Any] = self.engine.call(fn)
         return future.result(timeout=timeout)
 
-    # -- paho callbacks (network thread): only enqueue -----------------------------------------
-
-    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
-                    properties: Any) -> None:
-        self.inbox.put(("connected", str(reason), bool(getattr(reason, "is_failure", False))))
-
-    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
-                       properties: Any) -> None:
-        self.inbox.put(("disconnected", str(reason)))
-
-    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        self.inbox.put(("message", message.topic, bytes(message.payload)))
-
-    def _on_publish(self, client: mqtt.Client, userdata: Any, mid: int, reason: Any,
-                    properties: Any) -> None:
-        if getattr(reason, "is_failure", False):
-            self.inbox.put(("publish_failed", mid, str(reason)))
-
     # -- the sync thread ----------------------------------------------------------------------
 
     def _main(self) -> None:
-        database.connect(reuse_if_open=True)
-        try:
-            while True:
-                try:
-                    item = self.inbox.get(timeout=0.2)
-                except queue.Empty:
-                    item = None
-                if item is not None and item[0] == "stop":
-                    break
-                try:
-                    if item is not None:
-                        self._handle(item)
-                    self._tick()
-                except Exception:  # noqa: BLE001 - the sync thread must survive anything
-                    _LOG.exception("sync: error while handling %s", item[0] if item else "tick")
-            self._goodbye()
-        finally:
-            database.close()
+        self.inbox.serve(self._handle, self._tick, poll_seconds=0.2, on_error=self._error,
+                         goodbye=self._goodbye)
+
+    def _error(self, exc: Exception, event: tuple[Any, ...] | None) -> None:
+        _LOG.error("sync: error while handling %s", event[0] if event else "tick",
+                   exc_info=exc)
 
     def _goodbye(self) -> None:
         if self.connected:

@@ -16,7 +16,6 @@ will: offline): stations send batches only while some worker is online.
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable
@@ -28,6 +27,7 @@ from agent.core.ids import HybridClock
 from agent.core.models import database, utcnow
 from agent.sync import protocol
 from agent.sync.connection import MqttUrl, connect, make_client
+from agent.sync.loop import Inbox
 from central.sync import commands, feed, stations
 from central.sync.feed import write_transaction
 from central.sync.ingest import (
@@ -56,7 +56,7 @@ class SyncWorker:
         self.shared = shared
         self.tick_seconds = tick_seconds
         self.reconcile_seconds = reconcile_seconds
-        self.inbox: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
+        self.inbox = Inbox()  # paho's callbacks and other threads -> the worker thread
         self.connected = False
         self.pushed: dict[str, int] = {}  # station -> change seq pushed to it
         self.counters: dict[str, int] = dict.fromkeys(
@@ -68,12 +68,7 @@ class SyncWorker:
         will = (protocol.central_status_topic(worker_id),
                 protocol.central_status_payload(worker_id, "offline"))
         self.client = make_client(url, worker_id, will=will)
-        self.client.on_connect = lambda c, u, f, reason, p: self.inbox.put(
-            ("connected", str(reason), bool(getattr(reason, "is_failure", False))))
-        self.client.on_disconnect = lambda c, u, f, reason, p: self.inbox.put(
-            ("disconnected", str(reason)))
-        self.client.on_message = lambda c, u, m: self.inbox.put(
-            ("message", m.topic, bytes(m.payload), bool(m.retain)))
+        self.inbox.attach(self.client)
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -99,29 +94,21 @@ class SyncWorker:
     # -- the worker thread --------------------------------------------------------------------
 
     def _main(self) -> None:
-        database.connect(reuse_if_open=True)
-        try:
-            while True:
-                try:
-                    item = self.inbox.get(timeout=0.5)
-                except queue.Empty:
-                    item = None
-                if item is not None and item[0] == "stop":
-                    break
-                try:
-                    if item is not None:
-                        self._handle(item)
-                    if self.leader:
-                        self._leader_tick()
-                except (OperationalError, InterfaceError):
-                    _LOG.exception("sync worker %s: database error; reconnecting", self.worker_id)
-                    self._reconnect_database()
-                except Exception:  # noqa: BLE001 - the worker must survive any message
-                    _LOG.exception("sync worker %s: error while handling %s", self.worker_id,
-                                   item[0] if item else "tick")
-            self._goodbye()
-        finally:
-            database.close()
+        self.inbox.serve(self._handle, self._tick, poll_seconds=0.5, on_error=self._error,
+                         goodbye=self._goodbye)
+
+    def _tick(self) -> None:
+        if self.leader:
+            self._leader_tick()
+
+    def _error(self, exc: Exception, event: tuple[Any, ...] | None) -> None:
+        if isinstance(exc, OperationalError | InterfaceError):
+            _LOG.error("sync worker %s: database error; reconnecting", self.worker_id,
+                       exc_info=exc)
+            self._reconnect_database()
+        else:
+            _LOG.error("sync worker %s: error while handling %s", self.worker_id,
+                       event[0] if event else "tick", exc_info=exc)
 
     def _reconnect_database(self) -> None:
         try:
@@ -169,6 +156,9 @@ class SyncWorker:
         elif kind == "changed" and item[1] in feed.FEED_MODELS:
             feed.note_change(item[1], item[2], self.clock)
             self._next_tick = 0.0
+        elif kind == "publish_failed":  # the station's next hello gets a fresh answer
+            _LOG.warning("sync worker %s: the broker refused a publish: %s", self.worker_id,
+                         item[2])
 
     def _publish(self, station: str, kind: str, body: dict[str, Any]) -> None:
         self.client.publish(protocol.down_topic(station, kind),
