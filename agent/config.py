@@ -78,16 +78,35 @@ class RetentionSection:
 
 
 @dataclass(frozen=True)
+class MetricsSection:
+    listen: str = setting("", "host:port of the Prometheus metrics endpoint, e.g. "
+                              "127.0.0.1:9108; empty: off")
+
+    def address(self) -> tuple[str, int] | None:
+        """``(host, port)`` to listen on, or None when off; a bad value is a ConfigError."""
+        if self.listen == "":
+            return None
+        host, sep, port = self.listen.rpartition(":")
+        host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(f"metrics.listen: expected host:port such as 127.0.0.1:9108 "
+                              f"(or empty: off), got {self.listen!r}")
+        return host, int(port)
+
+
+@dataclass(frozen=True)
 class AgentConfig:
     station: StationSection = field(default_factory=StationSection)
     engine: EngineSection = field(default_factory=EngineSection)
     radio: RadioSection = field(default_factory=RadioSection)
     mqtt: MqttSection = field(default_factory=MqttSection)
     retention: RetentionSection = field(default_factory=RetentionSection)
+    metrics: MetricsSection = field(default_factory=MetricsSection)
 
 
 def load_config(path: str | Path | None, env: Mapping[str, str] | None = None) -> AgentConfig:
     config = load(AgentConfig, path, environ() if env is None else env, ENV)
     if not re.fullmatch(r"[A-Za-z0-9_.\-]{1,64}", config.station.id):
         raise ConfigError(f"station.id: {config.station.id!r} is not a valid station id")
+    config.metrics.address()  # refuses a bad metrics.listen at start-up
     return config

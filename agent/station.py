@@ -17,6 +17,7 @@ from agent.core.module_models import MODULE_MODELS
 from agent.engine.context import Services
 from agent.engine.engine import Engine
 from agent.engine.retention import prune
+from agent.metrics import start_metrics
 from agent.modules import install_modules
 from agent.radio import service as radio
 from agent.sync.client import start_sync
@@ -30,6 +31,7 @@ RETENTION_INTERVAL_SECONDS = 3600.0
 ADAPTERS: list[Callable[[Station], Callable[[], None] | None]] = []
 ADAPTERS.append(start_sync)  # MQTT sync with central (agent/sync/client.py)
 ADAPTERS.append(radio.start_radio)  # the Meshtastic radio (agent/radio/service.py)
+ADAPTERS.append(start_metrics)  # the Prometheus metrics endpoint (agent/metrics.py)
 
 
 def station_clock(station_id: str) -> HybridClock:

@@ -2,6 +2,8 @@
 
 The heartbeat is JSON on a retained topic (docs/protocol.md, "Health") so that any MQTT tool
 can read it: outbox depth, last sync, radio state and airtime, engine load, dead letters.
+The agent's metrics endpoint (agent/metrics.py) reads the same figures through the functions
+here (``engine_figures``, ``radio_state_of``, ``airtime_of``, ``sync_client_of``).
 """
 
 from __future__ import annotations
@@ -29,6 +31,11 @@ class MqttPublisher:
     def connected(self) -> bool:
         return self._client.connected
 
+    @property
+    def client(self) -> SyncClient:
+        """The sync client itself (read-only use: health and metrics)."""
+        return self._client
+
     def publish(self, topic: str, payload: bytes | str) -> bool:
         """Queue a QoS 1 publish; False when the broker is not connected (not kept)."""
         data = payload.encode() if isinstance(payload, str) else bytes(payload)
@@ -41,7 +48,6 @@ class MqttPublisher:
 def heartbeat_body(client: SyncClient) -> dict[str, Any]:
     """What the station says about itself every ``mqtt.heartbeat_seconds`` (sync thread)."""
     radio_state = radio_state_of(client.services.modules.get("radio"))
-    engine = client.engine
     state = client.state
     return {
         "v": protocol.VERSION,
@@ -57,12 +63,23 @@ def heartbeat_body(client: SyncClient) -> dict[str, Any]:
         "central_online": client.central_online,
         "radio": radio_state,
         "airtime_used": airtime_of(radio_state),
-        "engine": {"queue_depth": engine.queue_depth(),
-                   "processes_loaded": len(engine.processes),
-                   "stats": dict(engine.stats)},
+        "engine": engine_figures(client.engine),
         "dead_letters": client.dead_letters,
         "sync": dict(client.counters),
     }
+
+
+def engine_figures(engine: Any) -> dict[str, Any]:
+    """The engine's load: queue depth, processes loaded, its counters (any thread)."""
+    return {"queue_depth": engine.queue_depth(),
+            "processes_loaded": len(engine.processes),
+            "stats": dict(engine.stats)}
+
+
+def sync_client_of(services: Any) -> SyncClient | None:
+    """The station's running sync client, or None when sync is off (any thread)."""
+    publisher = services.modules.get("mqtt")
+    return publisher.client if isinstance(publisher, MqttPublisher) else None
 
 
 def radio_state_of(radio: Any) -> dict[str, Any] | None:
