@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ from tests.sync.sync_support import (
     MOSQUITTO,
     PG_URL,
     Mosquitto,
+    Raw,
     postgres_database,
     prefill_station,
     sqlite_rows,
@@ -105,3 +106,18 @@ def pg_database() -> Iterator[str]:
             yield url
     except psycopg2.OperationalError as exc:
         pytest.fail(f"PostgreSQL at {PG_URL} is needed: {exc}")
+
+
+@pytest.fixture
+def raw(broker: Mosquitto) -> Iterator[Callable[[str], Raw]]:
+    """Bare MQTT clients on the session's broker, each its own user; closed at the end."""
+    made: list[Raw] = []
+
+    def make(user: str) -> Raw:
+        client = Raw(broker, user)
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        client.close()

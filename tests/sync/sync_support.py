@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import queue
 import secrets
 import signal
 import socket
@@ -18,7 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import paho.mqtt.client as mqtt
 import psycopg2
+from paho.mqtt.enums import CallbackAPIVersion
 
 from tests.support import REPO, free_port, wait_until
 
@@ -417,3 +420,44 @@ class Field:
         return {uid: (name, bool(active), bool(deleted)) for uid, name, active, deleted in
                 central_rows(self.central_url,
                              "SELECT uid, name, is_active, deleted FROM processes")}
+
+
+class Raw:
+    """A bare MQTT v5 client: what it receives, and the PUBACK reason of what it sends."""
+
+    def __init__(self, broker: Mosquitto, user: str) -> None:
+        broker.add_user(user)
+        self.messages: queue.SimpleQueue[tuple[str, bytes]] = queue.SimpleQueue()
+        self.acks: dict[int, int] = {}
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=user,
+                                  protocol=mqtt.MQTTv5)
+        self.client.username_pw_set(user, PASSWORD)
+        self.client.on_message = lambda _c, _u, m: self.messages.put((m.topic, m.payload))
+        self.client.on_publish = lambda _c, _u, mid, rc, _p: self.acks.__setitem__(mid,
+                                                                                  rc.value)
+        self.client.connect("127.0.0.1", broker.port)
+        self.client.loop_start()
+
+    def subscribe(self, topic: str) -> None:
+        result, _mid = self.client.subscribe(topic, qos=1)
+        assert result == mqtt.MQTT_ERR_SUCCESS
+
+    def publish(self, topic: str, payload: bytes, retain: bool = False) -> int:
+        """Publish QoS 1 and return the broker's PUBACK reason code."""
+        info = self.client.publish(topic, payload, qos=1, retain=retain)
+        return int(wait_until(lambda: self.acks.get(info.mid, None) is not None
+                              and (self.acks[info.mid],), timeout=10)[0])
+
+    def received(self, topic_part: str, timeout: float = 10.0) -> list[bytes]:
+        out: list[bytes] = []
+        try:
+            while True:
+                topic, payload = self.messages.get(timeout=timeout if not out else 0.5)
+                if topic_part in topic:
+                    out.append(payload)
+        except queue.Empty:
+            return out
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()

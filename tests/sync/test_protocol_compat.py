@@ -18,7 +18,7 @@ import json
 import queue
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,11 +45,11 @@ from tests.sync.sync_support import (
     LOG_PROCESS,
     Field,
     Mosquitto,
+    Raw,
     central_rows,
     prefill_station,
     sqlite_rows,
 )
-from tests.sync.test_sync_security import Raw
 
 pytestmark = pytest.mark.broker
 
@@ -133,20 +133,6 @@ class Mailbox:
                 self.pending.append(self.client.messages.get(timeout=remaining))
             except queue.Empty:
                 continue
-
-
-@pytest.fixture
-def raw(broker: Mosquitto) -> Iterator[Callable[[str], Raw]]:
-    made: list[Raw] = []
-
-    def make(user: str) -> Raw:
-        client = Raw(broker, user)
-        made.append(client)
-        return client
-
-    yield make
-    for client in made:
-        client.close()
 
 
 def central_url(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:

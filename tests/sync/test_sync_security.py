@@ -3,22 +3,18 @@ real central; the misbehaving station is a raw paho client with a station's cred
 
 from __future__ import annotations
 
-import queue
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import msgpack
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
 from agent.core.codec import encode
 from agent.sync import protocol
-from tests.support import wait_until
 from tests.sync.sync_support import (
-    PASSWORD,
     Field,
     Mosquitto,
+    Raw,
     central_rows,
     prefill_station,
     sqlite_rows,
@@ -27,62 +23,7 @@ from tests.sync.sync_support import (
 pytestmark = pytest.mark.broker
 
 
-class Raw:
-    """A bare MQTT v5 client: what it receives, and the PUBACK reason of what it sends."""
-
-    def __init__(self, broker: Mosquitto, user: str) -> None:
-        broker.add_user(user)
-        self.messages: queue.SimpleQueue[tuple[str, bytes]] = queue.SimpleQueue()
-        self.acks: dict[int, int] = {}
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=user,
-                                  protocol=mqtt.MQTTv5)
-        self.client.username_pw_set(user, PASSWORD)
-        self.client.on_message = lambda _c, _u, m: self.messages.put((m.topic, m.payload))
-        self.client.on_publish = lambda _c, _u, mid, rc, _p: self.acks.__setitem__(mid,
-                                                                                  rc.value)
-        self.client.connect("127.0.0.1", broker.port)
-        self.client.loop_start()
-
-    def subscribe(self, topic: str) -> None:
-        result, _mid = self.client.subscribe(topic, qos=1)
-        assert result == mqtt.MQTT_ERR_SUCCESS
-
-    def publish(self, topic: str, payload: bytes, retain: bool = False) -> int:
-        """Publish QoS 1 and return the broker's PUBACK reason code."""
-        info = self.client.publish(topic, payload, qos=1, retain=retain)
-        return int(wait_until(lambda: self.acks.get(info.mid, None) is not None
-                              and (self.acks[info.mid],), timeout=10)[0])
-
-    def received(self, topic_part: str, timeout: float = 10.0) -> list[bytes]:
-        out: list[bytes] = []
-        try:
-            while True:
-                topic, payload = self.messages.get(timeout=timeout if not out else 0.5)
-                if topic_part in topic:
-                    out.append(payload)
-        except queue.Empty:
-            return out
-
-    def close(self) -> None:
-        self.client.loop_stop()
-        self.client.disconnect()
-
-
-@pytest.fixture
-def raw(broker: Mosquitto) -> Iterator[type[Raw]]:
-    made: list[Raw] = []
-
-    def make(user: str) -> Raw:
-        client = Raw(broker, user)
-        made.append(client)
-        return client
-
-    yield make  # type: ignore[misc]
-    for client in made:
-        client.close()
-
-
-def test_the_acl_keeps_each_station_to_its_own_topics(raw: type[Raw]) -> None:
+def test_the_acl_keeps_each_station_to_its_own_topics(raw: Callable[[str], Raw]) -> None:
     mallory, victim = raw("st-mallory"), raw("st-victim")
     victim.subscribe(protocol.station_topic("st-victim", "down/#"))
     mallory.subscribe(protocol.station_topic("st-victim", "down/#"))  # granted, never fed
@@ -101,7 +42,7 @@ def test_the_acl_keeps_each_station_to_its_own_topics(raw: type[Raw]) -> None:
 
 
 def test_forged_replayed_and_malformed_messages_are_refused(tmp_path: Path, broker: Mosquitto,
-                                                            raw: type[Raw]) -> None:
+                                                            raw: Callable[[str], Raw]) -> None:
     field = Field(tmp_path, broker, "st-d", f"sqlite:///{tmp_path / 'central.db'}")
     prefill_station(field.db, "st-d", 8)
     rows = [(s, k, u, bytes(p)) for s, k, u, p in sqlite_rows(
