@@ -28,16 +28,14 @@
 
 from __future__ import annotations
 
-import calendar
 import logging
 from collections.abc import Callable, Iterator
-from typing import Any
 
 from peewee import fn
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from agent.core.models import EXECUTION_STATUSES, database
+from agent.core.models import EXECUTION_STATUSES, database, unix_time
 from central.models import CentralCommand, ExecutionRollupProcess
 from central.rollups import fold
 from central.sync.models import SyncStation
@@ -132,7 +130,7 @@ def _stations() -> Iterator[Metric]:
         if outbox_depth is not None:
             depth.add_metric([station], int(outbox_depth))
         if last_seen is not None:
-            seen.add_metric([station], _unix(last_seen))
+            seen.add_metric([station], unix_time(last_seen))
         ingested.add_metric([station], int(records))
     yield from (up, depth, seen, ingested)
 
@@ -145,11 +143,6 @@ def _commands() -> Iterator[Metric]:
     for status, count in tuples(c.select(c.status, fn.COUNT(c.id)).group_by(c.status)):
         family.add_metric([str(status)], int(count))
     yield family
-
-
-def _unix(value: Any) -> float:
-    """A naive UTC datetime as Unix seconds."""
-    return float(calendar.timegm(value.utctimetuple()) + value.microsecond / 1e6)
 
 
 def check_database() -> str | None:

@@ -66,8 +66,8 @@ class DemoSettings:
         return [self.mqtt_port, self.http_port, self.sim_port, *self.radio_ports.values()]
 
 
-def _port(env: Mapping[str, str], name: str, default: int) -> int:
-    value = env.get(name, "").strip() or str(default)
+def _port(name: str, value: str) -> int:
+    value = value.strip()
     if not value.isdigit() or not 0 < int(value) < 65536:
         raise DemoError(f"{name}: expected a port number (1-65535), got {value!r}")
     return int(value)
@@ -85,11 +85,13 @@ def read_settings(env: Mapping[str, str]) -> DemoSettings:
                         f"separated by a comma (north,south), got {','.join(radios)!r}")
     return DemoSettings(
         data=data, broker=broker,
-        http_port=_port(env, "FIREFLY_DEMO_HTTP_PORT", 8080),
-        mqtt_port=_port(env, "FIREFLY_DEMO_MQTT_PORT", 1884),
-        sim_port=_port(env, "FIREFLY_DEMO_SIM_PORT", 8081),
-        radio_ports={station: _port({"FIREFLY_DEMO_RADIO_PORTS": port.strip()},
-                                    "FIREFLY_DEMO_RADIO_PORTS", 0)
+        http_port=_port("FIREFLY_DEMO_HTTP_PORT", env.get("FIREFLY_DEMO_HTTP_PORT", "").strip()
+                        or "8080"),
+        mqtt_port=_port("FIREFLY_DEMO_MQTT_PORT", env.get("FIREFLY_DEMO_MQTT_PORT", "").strip()
+                        or "1884"),
+        sim_port=_port("FIREFLY_DEMO_SIM_PORT", env.get("FIREFLY_DEMO_SIM_PORT", "").strip()
+                       or "8081"),
+        radio_ports={station: _port("FIREFLY_DEMO_RADIO_PORTS", port)
                      for station, port in zip(STATION_NAMES, radios, strict=True)})
 
 

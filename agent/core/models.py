@@ -64,6 +64,11 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
+def unix_time(value: dt.datetime) -> float:
+    """A naive UTC timestamp (see ``utcnow``) as Unix seconds."""
+    return value.replace(tzinfo=dt.UTC).timestamp()
+
+
 class JSONField(TextField):
     """JSON in a TEXT column, as the spec's ``trigger_config TEXT -- JSON`` columns are."""
 

@@ -37,7 +37,7 @@ from typing import Any
 from peewee import fn
 
 from agent.core.ids import new_uid
-from agent.core.models import database, utcnow
+from agent.core.models import database, unix_time, utcnow
 from agent.core.station_models import OutboundMessage
 from agent.radio.airtime import duty_cycle_percent, get_preset, packet_airtime_ms
 from agent.radio.budget import AirtimeBudget
@@ -196,7 +196,7 @@ class OutQueue:
         limit = self.settings.budget_ms
         if priority != EMERGENCY_PRIORITY:
             limit *= 1.0 - EMERGENCY_RESERVE
-        used = self.budget.used_ms(_ts(now))
+        used = self.budget.used_ms(unix_time(now))
         pending = OutboundMessage.select(fn.SUM(OutboundMessage.airtime_ms)).where(
             OutboundMessage.status == PENDING).scalar() or 0.0
         reserved = max(0.0, float(pending) - sum(self._inflight.values()))
@@ -210,7 +210,7 @@ class OutQueue:
     def take_next(self, now: dt.datetime | None = None) -> Job | float:
         """The next packet to send (its airtime spent), or seconds to wait before asking again."""
         now = now or utcnow()
-        stamp = _ts(now)
+        stamp = unix_time(now)
         self._expire(now)
         if stamp < self._hold_until:
             return self._hold_until - stamp
@@ -350,9 +350,9 @@ class OutQueue:
                 .order_by(OutboundMessage.sent_at))
         for row in sent:
             if row.sent_at is not None:
-                self.budget.spend(float(row.airtime_ms or 0.0), _ts(row.sent_at), row.uid)
+                self.budget.spend(float(row.airtime_ms or 0.0), unix_time(row.sent_at), row.uid)
         self.pending = OutboundMessage.select().where(OutboundMessage.status == PENDING).count()
-        self.used_ms = self.budget.used_ms(_ts(now))
+        self.used_ms = self.budget.used_ms(unix_time(now))
         self.wake.set()
 
     def prune(self, now: dt.datetime | None = None) -> int:
@@ -383,8 +383,3 @@ def _entry(row: OutboundMessage) -> dict[str, Any]:
 
 def _default_key(destination: str, channel: int, text: str) -> str:
     return coalesce_key(destination, channel, text)
-
-
-def _ts(value: dt.datetime) -> float:
-    """A naive UTC datetime as Unix time."""
-    return value.replace(tzinfo=dt.UTC).timestamp()

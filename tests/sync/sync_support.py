@@ -88,7 +88,26 @@ class Mosquitto:
             self.users.add(user)
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGHUP)  # re-reads the password file
-            time.sleep(0.2)
+            wait_until(lambda: self.accepts(new[-1]), timeout=10,
+                       message=f"mosquitto to accept the new user {new[-1]}")
+
+    def accepts(self, user: str) -> bool:
+        """Whether the running broker lets ``user`` in (a CONNECT, then DISCONNECT)."""
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"probe-{user}",
+                             protocol=mqtt.MQTTv5)
+        client.username_pw_set(user, PASSWORD)
+        answers: list[bool] = []
+        client.on_connect = lambda _c, _u, _f, reason, _p: answers.append(not reason.is_failure)
+        try:
+            client.connect("127.0.0.1", self.port, keepalive=5)
+            deadline = time.monotonic() + 2.0
+            while not answers and time.monotonic() < deadline:
+                client.loop(timeout=0.05)
+        except OSError:
+            return False
+        finally:
+            client.disconnect()
+        return bool(answers and answers[0])
 
     def write_conf(self) -> None:
         run_as = f"user {getpass.getuser()}\n" if os.geteuid() == 0 else ""
