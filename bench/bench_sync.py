@@ -153,6 +153,31 @@ def start_workers(url: str, broker: Broker, workers: int, directory: Path) \
     return procs
 
 
+def cpu_seconds(pids: dict[str, list[int]]) -> dict[str, float]:
+    """CPU time (user + system) used so far by the named processes and by every PostgreSQL
+    server process (Linux: /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def used(pid: int) -> float:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / tick
+
+    totals = {name: sum(used(pid) for pid in group) for name, group in pids.items()}
+    totals["postgres"] = sum(used(int(p.name)) for p in Path("/proc").iterdir()
+                             if p.name.isdigit() and _command(p) == "postgres")
+    return totals
+
+
+def _command(proc: Path) -> str:
+    try:
+        return (proc / "comm").read_text().strip()
+    except OSError:
+        return ""
+
+
 def wait_workers_online(broker: Broker, workers: int) -> None:
     online: set[str] = set()
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-watch",
@@ -186,6 +211,9 @@ def ingest(kind: str, workers: int, stations: int, per_station: int, directory: 
         publisher.max_queued_messages_set(0)
         publisher.connect("127.0.0.1", broker.port)
         publisher.loop_start()
+        pids = {"workers": [p.pid for p in procs], "mosquitto": [broker.proc.pid],
+                "bench": [os.getpid()]}
+        cpu0 = cpu_seconds(pids)
         t0 = time.perf_counter()
         for topic, payload in messages:
             publisher.publish(topic, payload, qos=1)
@@ -193,6 +221,8 @@ def ingest(kind: str, workers: int, stations: int, per_station: int, directory: 
         wait_until(lambda: central_rows(url, "SELECT COUNT(*) FROM process_executions")[0][0]
                    >= total, timeout=900, interval=0.1, message="every record at central")
         elapsed = time.perf_counter() - t0
+        cpu = {k: round((v - cpu0.get(k, 0.0)) * 1e6 / total)
+               for k, v in cpu_seconds(pids).items()}
         publisher.loop_stop()
         publisher.disconnect()
         count = central_rows(url, "SELECT COUNT(*) FROM process_executions")[0][0]
@@ -202,7 +232,7 @@ def ingest(kind: str, workers: int, stations: int, per_station: int, directory: 
                 "stations": stations, "records": count,
                 "batches": len(messages), "steps": steps, "logs": logs,
                 "publish_s": round(published, 2), "seconds": round(elapsed, 2),
-                "records_per_s": round(count / elapsed)}
+                "records_per_s": round(count / elapsed), "cpu_us_per_record": cpu}
     finally:
         for proc in procs:
             proc.send_signal(signal.SIGTERM)

@@ -69,13 +69,17 @@ def unix_time(value: dt.datetime) -> float:
     return value.replace(tzinfo=dt.UTC).timestamp()
 
 
+# Compact, sorted keys, anything else as its str(): one encoder, not one per value.
+_JSON_TEXT = json.JSONEncoder(separators=(",", ":"), sort_keys=True, default=str)
+
+
 class JSONField(TextField):
     """JSON in a TEXT column, as the spec's ``trigger_config TEXT -- JSON`` columns are."""
 
     def db_value(self, value: Any) -> str | None:
         if value is None:
             return None
-        return json.dumps(value, separators=(",", ":"), sort_keys=True, default=str)
+        return _JSON_TEXT.encode(value)
 
     def python_value(self, value: Any) -> Any:
         if value is None or value == "":
@@ -201,7 +205,7 @@ class ProcessAction(BaseModel):
 class ProcessExecution(BaseModel):
     id = AutoField()
     uid = CharField(unique=True, default=new_uid)
-    process_id = IntegerField(index=True)  # processes.id in this database
+    process_id = IntegerField()  # processes.id in this database; indexed with started_at
     triggered_by = TextField(null=True)  # a user id, a node id, or "system"
     trigger_event = JSONField(null=True)
     started_at = DateTimeField(default=utcnow)
@@ -257,7 +261,9 @@ class ProcessExecutionLog(BaseModel):
     """The ordered log lines of an execution: triggered, conditions, attempts, retries, end."""
 
     id = AutoField()
-    execution = ForeignKeyField(ProcessExecution, backref="logs", on_delete="CASCADE")
+    # Indexed by the unique (execution, seq) index below.
+    execution = ForeignKeyField(ProcessExecution, backref="logs", on_delete="CASCADE",
+                                index=False)
     seq = IntegerField()
     at = DateTimeField(default=utcnow)
     level = CharField(default="info")

@@ -29,7 +29,7 @@ from agent.core.models import (
 )
 from agent.core.module_models import Notification
 from agent.sync.records import newer
-from central.sync.bulk import copies, copy_rows, insert_rows
+from central.sync.bulk import copies, copy_rows, insert_rows, parents_just_inserted
 from central.sync.rows import RecordError, RowSpec, tuples
 
 T = TypeVar("T")
@@ -171,21 +171,23 @@ def _write_children(written: dict[str, int], fresh: set[str],
     logs: list[dict[str, Any]] = []
     new_logs: list[dict[str, Any]] = []
     for uid, execution_id in written.items():
-        own_steps, own_logs = children[uid]
+        own_steps, own_logs = children[uid]  # rows made for this upsert: completed in place
+        for child in (*own_steps, *own_logs):
+            child["execution"] = execution_id
         new = uid in fresh
-        (new_steps if new else steps).extend({**s, "execution": execution_id}
-                                             for s in own_steps)
-        (new_logs if new else logs).extend({**g, "execution": execution_id} for g in own_logs)
+        (new_steps if new else steps).extend(own_steps)
+        (new_logs if new else logs).extend(own_logs)
     if steps or new_steps:
         actions = action_ids(s["action_uid"] for s in (*steps, *new_steps))
         for step in (*steps, *new_steps):
             step["action_id"] = actions.get(step["action_uid"], 0)
-    copy_rows(ProcessExecutionStep, latest_steps(new_steps))
+    with parents_just_inserted():
+        copy_rows(ProcessExecutionStep, latest_steps(new_steps))
+        copy_rows(ProcessExecutionLog, latest_logs(new_logs))
     update = _updatable(ProcessExecutionStep)
     for part in chunks(latest_steps(steps)):
         insert_rows(ProcessExecutionStep, part, conflict="uid", update=update,
                     where='table."execution_id" = EXCLUDED."execution_id"')
-    copy_rows(ProcessExecutionLog, latest_logs(new_logs))
     for part in chunks(logs, 800):
         insert_rows(ProcessExecutionLog, part, conflict="")
 
