@@ -149,6 +149,39 @@ def test_awkward_text_is_stored_exactly_as_sent(central_db: str,
     assert (stored_step.result, stored_step.error_message) == (step["result"], AWKWARD)
 
 
+def test_times_are_stored_as_the_utc_instant_they_name(central_db: str,
+                                                       station_outbox: StationOutbox) -> None:
+    """The stations' own form (naive UTC, with or without microseconds) and other ISO 8601
+    forms (an offset, a Z, no seconds) all come back as the same naive UTC datetime, so
+    central sorts and filters them alike."""
+    _seq, _kind, _uid, payload = next(r for r in station_outbox.rows if r[1] == "execution")
+    _k, record, _v = decode(payload)
+    given = {
+        "2026-11-26T09:15:02.123456": dt.datetime(2026, 11, 26, 9, 15, 2, 123456),
+        "2026-11-26T09:15:02": dt.datetime(2026, 11, 26, 9, 15, 2),
+        "2026-11-26T11:15:02.5+02:00": dt.datetime(2026, 11, 26, 9, 15, 2, 500000),
+        "2026-11-26T09:15Z": dt.datetime(2026, 11, 26, 9, 15),
+        "2026-11-26 09:15:02.000001": dt.datetime(2026, 11, 26, 9, 15, 2, 1),
+    }
+    records = []
+    for seq, text in enumerate(given, start=1):
+        version = {**record, "uid": f"time-{seq}", "started_at": text, "updated_at": text,
+                   "steps": [], "logs": [{**record["logs"][0], "at": text}]}
+        records.append({"seq": seq, "kind": "execution", "uid": version["uid"],
+                        "payload": encode("execution", version)})
+    result = ingest_batch("st01", {"station": "st01", "inc": "t", "from": 1,
+                                   "records": records}, TOPIC, CLOCK)
+    assert (result.stored, result.rejected) == (len(given), 0)
+    for seq, expected in enumerate(given.values(), start=1):
+        row = ProcessExecution.get(ProcessExecution.uid == f"time-{seq}")
+        line = ProcessExecutionLog.get(ProcessExecutionLog.execution == row.id)
+        assert (row.started_at, row.updated_at, line.at) == (expected, expected, expected)
+    ordered = [e.uid for e in ProcessExecution.select().where(
+        ProcessExecution.uid.startswith("time-")).order_by(ProcessExecution.started_at,
+                                                          ProcessExecution.uid)]
+    assert ordered == ["time-4", "time-2", "time-5", "time-1", "time-3"]
+
+
 def test_the_queued_execution_central_created_becomes_the_stations(
         central_db: str, station_outbox: StationOutbox) -> None:
     process = save_process({**LOG_PROCESS, "uid": station_outbox.process_uid,
