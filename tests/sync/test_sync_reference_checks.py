@@ -71,10 +71,9 @@ def test_a_failure_in_the_block_rolls_the_checks_back_on(pg_central: str) -> Non
     """The ingest retries a refused batch record by record in savepoints: the rollback of the
     failed attempt must turn the checks back on for what follows."""
     with database.atomic():
-        with pytest.raises(ValueError), database.atomic():
-            with bulk.parents_just_inserted():
-                bulk.copy_rows(ProcessExecutionLog, [ORPHAN])
-                raise ValueError("the attempt fails after writing")
+        with pytest.raises(ValueError), database.atomic(), bulk.parents_just_inserted():
+            bulk.copy_rows(ProcessExecutionLog, [ORPHAN])
+            raise ValueError("the attempt fails after writing")
         assert database.execute_sql("SHOW session_replication_role").fetchone() == ("origin",)
         with pytest.raises(IntegrityError), database.atomic():
             ProcessExecutionLog.insert(**ORPHAN).execute()
