@@ -109,11 +109,15 @@ def _time(value: Any) -> str:
         parsed = dt.datetime.fromisoformat(value)
     except ValueError:
         raise _Bad(f"{value[:40]!r} is not an ISO 8601 time") from None
+    naive = parsed.tzinfo is None
+    if not naive:
+        try:
+            parsed = parsed.astimezone(dt.UTC).replace(tzinfo=None)
+        except OverflowError:  # past year 9999 in UTC
+            raise _Bad("time out of range") from None
     if not 1970 <= parsed.year <= 9999:
         raise _Bad("time out of range")
-    if parsed.tzinfo is not None:
-        return str(parsed.astimezone(dt.UTC).replace(tzinfo=None))
-    if _in_station_form(value):  # the usual case: only the separator differs
+    if naive and _in_station_form(value):  # the usual case: only the separator differs
         return value[:10] + " " + value[11:]
     return str(parsed)
 

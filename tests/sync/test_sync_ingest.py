@@ -162,6 +162,7 @@ def test_times_are_stored_as_the_utc_instant_they_name(central_db: str,
         "2026-11-26T11:15:02.5+02:00": dt.datetime(2026, 11, 26, 9, 15, 2, 500000),
         "2026-11-26T09:15Z": dt.datetime(2026, 11, 26, 9, 15),
         "2026-11-26 09:15:02.000001": dt.datetime(2026, 11, 26, 9, 15, 2, 1),
+        "2026-11-26T11:15:02.1+0200": dt.datetime(2026, 11, 26, 9, 15, 2, 100000),  # 26 long
     }
     records = []
     for seq, text in enumerate(given, start=1):
@@ -179,7 +180,24 @@ def test_times_are_stored_as_the_utc_instant_they_name(central_db: str,
     ordered = [e.uid for e in ProcessExecution.select().where(
         ProcessExecution.uid.startswith("time-")).order_by(ProcessExecution.started_at,
                                                           ProcessExecution.uid)]
-    assert ordered == ["time-4", "time-2", "time-5", "time-1", "time-3"]
+    assert ordered == ["time-4", "time-2", "time-5", "time-6", "time-1", "time-3"]
+    # Times outside what central stores are refused with the reason, the rest kept.
+    refused = {"1969-12-31T23:59:59": "time out of range",
+               "1970-01-01T00:30:00+01:00": "time out of range",  # 1969 in UTC
+               "9999-12-31T23:00:00-02:00": "time out of range",  # year 10000 in UTC
+               "yesterday": "'yesterday' is not an ISO 8601 time"}
+    first = len(given) + 1
+    records = [{"seq": seq, "kind": "execution", "uid": f"bad-time-{seq}",
+                "payload": encode("execution", {**record, "uid": f"bad-time-{seq}",
+                                                "started_at": text})}
+               for seq, text in enumerate(refused, start=first)]
+    result = ingest_batch("st01", {"station": "st01", "inc": "t", "from": first,
+                                   "records": records}, TOPIC, CLOCK)
+    assert (result.stored, result.rejected) == (0, len(refused))
+    reasons = [d.reason for d in SyncDeadLetter.select().order_by(SyncDeadLetter.id)]
+    assert reasons == [f"seq {seq} execution bad-time-{seq}: execution bad-time-{seq}"
+                       f".started_at: {reason}"
+                       for seq, reason in enumerate(refused.values(), start=first)]
 
 
 def test_the_queued_execution_central_created_becomes_the_stations(
