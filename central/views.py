@@ -20,6 +20,7 @@ from agent.core.models import (
     ProcessTemplate,
     ProcessTrigger,
 )
+from agent.core.records import EXECUTION_FIELDS, LOG_FIELDS, STEP_FIELDS, fields_of
 
 
 def iso(value: dt.datetime | None) -> str | None:
@@ -93,51 +94,17 @@ def process_detail_view(p: Process) -> dict[str, Any]:
 
 
 def execution_view(e: ProcessExecution, process_name: str | None = None) -> dict[str, Any]:
-    return {
-        "id": e.id,
-        "uid": e.uid,
-        "process_id": e.process_id,
-        "process_uid": e.process_uid,
-        "process_name": process_name,
-        "process_version": e.process_version,
-        "station_id": e.station_id,
-        "triggered_by": e.triggered_by,
-        "trigger_type": e.trigger_type,
-        "trigger_event": e.trigger_event,
-        "started_at": iso(e.started_at),
-        "completed_at": iso(e.completed_at),
-        "status": e.status,
-        "error_message": e.error_message,
-        "execution_time_ms": e.execution_time_ms,
-        "steps_completed": e.steps_completed,
-        "total_steps": e.total_steps,
-        "resume_at": iso(e.resume_at),
-        "updated_at": iso(e.updated_at),
-    }
+    return {"id": e.id, "process_id": e.process_id, "process_name": process_name,
+            **fields_of(e, EXECUTION_FIELDS, iso), "resume_at": iso(e.resume_at)}
 
 
 def step_view(s: ProcessExecutionStep) -> dict[str, Any]:
-    return {
-        "id": s.id,
-        "uid": s.uid,
-        "execution_id": s.__data__.get("execution"),
-        "action_id": s.action_id,
-        "action_uid": s.action_uid,
-        "action_order": s.action_order,
-        "action_type": s.action_type,
-        "started_at": iso(s.started_at),
-        "completed_at": iso(s.completed_at),
-        "status": s.status,
-        "result": s.result,
-        "error_message": s.error_message,
-        "execution_time_ms": s.execution_time_ms,
-        "retry_count": s.retry_count,
-    }
+    return {"id": s.id, "execution_id": s.__data__.get("execution"), "action_id": s.action_id,
+            **fields_of(s, STEP_FIELDS, iso)}
 
 
 def log_view(g: ProcessExecutionLog) -> dict[str, Any]:
-    return {"seq": g.seq, "at": iso(g.at), "level": g.level, "step": g.step,
-            "message": g.message}
+    return fields_of(g, LOG_FIELDS, iso)
 
 
 def template_view(t: ProcessTemplate) -> dict[str, Any]:

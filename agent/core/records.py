@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterable
 from typing import Any
+
+from peewee import Model
 
 from agent.core.models import (
     Alert,
@@ -12,9 +15,32 @@ from agent.core.models import (
     ProcessExecutionStep,
 )
 
+# The fields of a station's execution records, in wire order (docs/protocol.md). Central's
+# API shows the same fields (central/views.py), with its ids and its time format added.
+EXECUTION_FIELDS = (
+    "uid", "process_uid", "process_version", "station_id", "triggered_by", "trigger_type",
+    "trigger_event", "started_at", "completed_at", "status", "error_message",
+    "execution_time_ms", "steps_completed", "total_steps", "updated_at",
+)
+STEP_FIELDS = (
+    "uid", "action_uid", "action_order", "action_type", "started_at", "completed_at", "status",
+    "result", "error_message", "execution_time_ms", "retry_count",
+)
+LOG_FIELDS = ("seq", "at", "level", "step", "message")
+
 
 def iso(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+def fields_of(row: Model, names: Iterable[str],
+              time_text: Callable[[dt.datetime], str | None] = iso) -> dict[str, Any]:
+    """``row``'s named fields as plain values, its times as text by ``time_text``."""
+    values: dict[str, Any] = {}
+    for name in names:
+        value = getattr(row, name)
+        values[name] = time_text(value) if isinstance(value, dt.datetime) else value
+    return values
 
 
 def execution_record(execution: ProcessExecution) -> dict[str, Any]:
@@ -29,41 +55,9 @@ def execution_record(execution: ProcessExecution) -> dict[str, Any]:
         .order_by(ProcessExecutionLog.seq)
     )
     return {
-        "uid": execution.uid,
-        "process_uid": execution.process_uid,
-        "process_version": execution.process_version,
-        "station_id": execution.station_id,
-        "triggered_by": execution.triggered_by,
-        "trigger_type": execution.trigger_type,
-        "trigger_event": execution.trigger_event,
-        "started_at": iso(execution.started_at),
-        "completed_at": iso(execution.completed_at),
-        "status": execution.status,
-        "error_message": execution.error_message,
-        "execution_time_ms": execution.execution_time_ms,
-        "steps_completed": execution.steps_completed,
-        "total_steps": execution.total_steps,
-        "updated_at": iso(execution.updated_at),
-        "steps": [
-            {
-                "uid": s.uid,
-                "action_uid": s.action_uid,
-                "action_order": s.action_order,
-                "action_type": s.action_type,
-                "started_at": iso(s.started_at),
-                "completed_at": iso(s.completed_at),
-                "status": s.status,
-                "result": s.result,
-                "error_message": s.error_message,
-                "execution_time_ms": s.execution_time_ms,
-                "retry_count": s.retry_count,
-            }
-            for s in steps
-        ],
-        "logs": [
-            {"seq": g.seq, "at": iso(g.at), "level": g.level, "step": g.step, "message": g.message}
-            for g in logs
-        ],
+        **fields_of(execution, EXECUTION_FIELDS),
+        "steps": [fields_of(s, STEP_FIELDS) for s in steps],
+        "logs": [fields_of(g, LOG_FIELDS) for g in logs],
     }
 
 
