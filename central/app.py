@@ -58,7 +58,6 @@ def make_app(settings: CentralSettings, ctx: CentralContext | None = None) -> Bo
     app = Bottle(catchall=True)
     app.config["firefly.context"] = ctx
 
-    app.add_hook("before_request", _connect)
     app.add_hook("after_request", _close)
 
     app.default_error_handler = _json_error
@@ -68,14 +67,6 @@ def make_app(settings: CentralSettings, ctx: CentralContext | None = None) -> Bo
         module = importlib.import_module(name)
         module.register(app, ctx)
     return app
-
-
-UNCONNECTED_PATHS = frozenset({"/healthz"})  # they open the connection themselves
-
-
-def _connect() -> None:
-    if bottle.request.path not in UNCONNECTED_PATHS:
-        database.connect(reuse_if_open=True)
 
 
 def _close() -> None:

@@ -72,6 +72,7 @@ import bottle
 import jsonschema  # type: ignore[import-untyped]
 from bottle import Bottle
 
+from agent.core.models import database
 from agent.definitions import format_path
 from central.auth import (
     PERMISSIONS,
@@ -206,6 +207,7 @@ class RouteSpec:
     in_openapi: bool = True
     media_type: str = "application/json"  # of the success response (and ``also``)
     also: tuple[int, ...] = ()  # other statuses that answer with the success response's schema
+    needs_database: bool = True  # False: the handler connects itself (/healthz answers without)
 
     @property
     def operation_id(self) -> str:
@@ -292,7 +294,8 @@ class Api:
               response: str | dict[str, Any] | None = None,
               status: int = 200, errors: Iterable[int] = (), description: str = "",
               raw: bool = False, in_openapi: bool = True, media_type: str = "application/json",
-              also: Iterable[int] = ()) -> Callable[[Handler], Handler]:
+              also: Iterable[int] = (), needs_database: bool = True) \
+            -> Callable[[Handler], Handler]:
         if permission not in (PUBLIC, AUTHENTICATED, *PERMISSIONS):
             raise ValueError(f"{method} {path}: unknown permission {permission!r}")
         params = tuple((m.group(1), int if m.group(2) == "int" else str)
@@ -310,7 +313,8 @@ class Api:
                              validate_body=validate_body, body_required=body_required,
                              response=response, status=status,
                              errors=tuple(errors), description=description, raw=raw,
-                             in_openapi=in_openapi, media_type=media_type, also=tuple(also))
+                             in_openapi=in_openapi, media_type=media_type, also=tuple(also),
+                             needs_database=needs_database)
             self.ctx.routes.append(spec)
             self.app.route(bottle_path, method, _endpoint(spec, self.ctx),
                            name=spec.operation_id, firefly_spec=spec)
@@ -488,6 +492,8 @@ def _endpoint(spec: RouteSpec, ctx: CentralContext) -> Callable[..., Any]:
                                             time.perf_counter() - started)
 
     def answer(**args: str) -> Any:
+        if spec.needs_database:  # closed by the app's after_request hook
+            database.connect(reuse_if_open=True)
         principal = authorize(spec)
         path_args = _path_args(spec, args)
         query = _query_args(spec)

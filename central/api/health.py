@@ -29,7 +29,7 @@ def register(app: Bottle, ctx: CentralContext) -> None:
     api.schema("Health", HEALTH)
 
     @api.get("/healthz", PUBLIC, "Is central able to serve?", response="Health", raw=True,
-             also=(503,),
+             also=(503,), needs_database=False,
              description="200 ok or degraded (an adapter such as the sync is unwell: central "
                          "still serves), 503 failing (the database cannot be reached). No "
                          "authentication; says nothing beyond the checks' verdicts.")
