@@ -15,8 +15,8 @@ from agent.core.models import (
     ProcessExecutionStep,
 )
 
-# The fields of a station's execution records, in wire order (docs/protocol.md). Central's
-# API shows the same fields (central/views.py), with its ids and its time format added.
+# The fields of a station's execution records, in wire order (docs/protocol.md refers here).
+# Central's API shows the same fields (central/views.py), adding its ids, in its time format.
 EXECUTION_FIELDS = (
     "uid", "process_uid", "process_version", "station_id", "triggered_by", "trigger_type",
     "trigger_event", "started_at", "completed_at", "status", "error_message",
