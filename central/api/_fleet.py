@@ -21,7 +21,7 @@ from agent.modules.fleet import Conflict, InvalidRecord, NotFound, record_of
 from agent.modules.users import UserService
 from agent.modules.zones import ZoneService
 from central.api._common import Api, ApiError, Query, Request
-from central.api._schemas import TIME
+from central.api._schemas import TIME, array_of, obj
 from central.audit import audit
 from central.context import CentralContext
 
@@ -111,6 +111,21 @@ class FleetEdits(Generic[R]):
     update: Callable[[Modules, R, dict[str, Any], str], tuple[R, Events]]  # (..., row, changes, actor)
     delete: Callable[[Modules, R], None]
     show: Callable[[Modules, R], dict[str, Any]] = lambda _modules, row: view(row)
+
+
+def register_schemas(api: Api, kind: str, item: dict[str, Any], fields: dict[str, Any],
+                     required: tuple[str, ...] = ("name",)) -> None:
+    """The schemas of one kind of fleet record: ``Zone``, ``ZoneList`` (``zones``, ``total``),
+    ``ZoneCreate`` (``fields``, ``required`` ones required) and ``ZoneUpdate`` (any of
+    ``fields``, and the ``hlc`` the edit is based on); the names ``register_edits`` uses."""
+    schema = kind.capitalize()
+    api.schema(schema, item)
+    api.schema(f"{schema}List", obj({f"{kind}s": array_of(schema),
+                                     "total": {"type": "integer"}}))
+    api.schema(f"{schema}Create", {"type": "object", "required": list(required),
+                                   "properties": fields, "additionalProperties": False})
+    api.schema(f"{schema}Update", {"type": "object", "properties": {**fields, "hlc": HLC_FIELD},
+                                   "additionalProperties": False})
 
 
 def register_edits(api: Api, edits: FleetEdits[R], *, create_doc: str = "",

@@ -14,16 +14,16 @@ from central.api._common import Api, Query, Request
 from central.api._fleet import (
     CENTRAL,
     FLEET_PROPERTIES,
-    HLC_FIELD,
     NAME,
     PAGE,
     FleetEdits,
     Modules,
     get_live,
     register_edits,
+    register_schemas,
     view,
 )
-from central.api._schemas import NULLABLE_STR, array_of, obj
+from central.api._schemas import NULLABLE_STR, obj
 from central.context import CentralContext
 
 BOT_FIELDS: dict[str, Any] = {
@@ -45,12 +45,7 @@ TRIED = obj({"matched": {"type": "boolean"}, "rule": NULLABLE_STR, "reply": NULL
 
 def register(app: Bottle, ctx: CentralContext) -> None:
     api = Api(app, ctx, tag="bots")
-    api.schema("Bot", BOT)
-    api.schema("BotList", obj({"bots": array_of("Bot"), "total": {"type": "integer"}}))
-    api.schema("BotCreate", {"type": "object", "required": ["name", "rules"],
-                             "properties": BOT_FIELDS, "additionalProperties": False})
-    api.schema("BotUpdate", {"type": "object", "properties": {**BOT_FIELDS, "hlc": HLC_FIELD},
-                             "additionalProperties": False})
+    register_schemas(api, "bot", BOT, BOT_FIELDS, ("name", "rules"))
     api.schema("BotTry", TRY)
     api.schema("BotTried", TRIED)
 

@@ -13,7 +13,6 @@ from central.api._common import Api, Query, Request
 from central.api._fleet import (
     CENTRAL,
     FLEET_PROPERTIES,
-    HLC_FIELD,
     METADATA,
     NAME,
     PAGE,
@@ -21,9 +20,10 @@ from central.api._fleet import (
     Modules,
     get_live,
     register_edits,
+    register_schemas,
     view,
 )
-from central.api._schemas import NULLABLE_STR, array_of, obj
+from central.api._schemas import NULLABLE_STR, obj
 from central.context import CentralContext
 
 GROUP_FIELDS: dict[str, Any] = {
@@ -52,13 +52,7 @@ def group_view(users: UserService, group: Group) -> dict[str, Any]:
 
 def register(app: Bottle, ctx: CentralContext) -> None:
     api = Api(app, ctx, tag="groups")
-    api.schema("Group", GROUP)
-    api.schema("GroupList", obj({"groups": array_of("Group"), "total": {"type": "integer"}}))
-    api.schema("GroupCreate", {"type": "object", "required": ["name"],
-                               "properties": GROUP_FIELDS, "additionalProperties": False})
-    api.schema("GroupUpdate", {"type": "object",
-                               "properties": {**GROUP_FIELDS, "hlc": HLC_FIELD},
-                               "additionalProperties": False})
+    register_schemas(api, "group", GROUP, GROUP_FIELDS)
 
     @api.get("/api/groups", "modules:view", "List groups with their members",
              query=[*PAGE, Query("active_only", bool, False, "only active groups")],

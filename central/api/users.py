@@ -18,7 +18,6 @@ from central.api._common import Api, ApiError, Query, Request
 from central.api._fleet import (
     CENTRAL,
     FLEET_PROPERTIES,
-    HLC_FIELD,
     METADATA,
     NAME,
     PAGE,
@@ -27,9 +26,10 @@ from central.api._fleet import (
     get_live,
     not_found,
     register_edits,
+    register_schemas,
     view,
 )
-from central.api._schemas import array_of, obj
+from central.api._schemas import obj
 from central.context import CentralContext
 
 NODE_ID = {"type": "string", "pattern": "^![0-9a-fA-F]{8}$"}
@@ -57,12 +57,7 @@ def user_view(users: UserService, user: User) -> dict[str, Any]:
 
 def register(app: Bottle, ctx: CentralContext) -> None:
     api = Api(app, ctx, tag="users")
-    api.schema("User", USER)
-    api.schema("UserList", obj({"users": array_of("User"), "total": {"type": "integer"}}))
-    api.schema("UserCreate", {"type": "object", "required": ["name"], "properties": USER_FIELDS,
-                              "additionalProperties": False})
-    api.schema("UserUpdate", {"type": "object", "properties": {**USER_FIELDS, "hlc": HLC_FIELD},
-                              "additionalProperties": False})
+    register_schemas(api, "user", USER, USER_FIELDS)
 
     @api.get("/api/users", "modules:view", "List users",
              query=[*PAGE, Query("group", str, None, "members of this group (name or uid)",

@@ -14,16 +14,16 @@ from central.api._common import Api, Query, Request
 from central.api._fleet import (
     CENTRAL,
     FLEET_PROPERTIES,
-    HLC_FIELD,
     METADATA,
     NAME,
     PAGE,
     FleetEdits,
     get_live,
     register_edits,
+    register_schemas,
     view,
 )
-from central.api._schemas import array_of, obj
+from central.api._schemas import obj
 from central.context import CentralContext
 
 _LAT = {"type": "number", "minimum": -90, "maximum": 90}
@@ -55,12 +55,7 @@ ZONE = obj({**FLEET_PROPERTIES, "name": {"type": "string"}, "shape": {"enum": li
 
 def register(app: Bottle, ctx: CentralContext) -> None:
     api = Api(app, ctx, tag="zones")
-    api.schema("Zone", ZONE)
-    api.schema("ZoneList", obj({"zones": array_of("Zone"), "total": {"type": "integer"}}))
-    api.schema("ZoneCreate", {"type": "object", "required": ["name"], "properties": ZONE_FIELDS,
-                              "additionalProperties": False})
-    api.schema("ZoneUpdate", {"type": "object", "properties": {**ZONE_FIELDS, "hlc": HLC_FIELD},
-                              "additionalProperties": False})
+    register_schemas(api, "zone", ZONE, ZONE_FIELDS)
 
     @api.get("/api/zones", "modules:view", "List zones",
              query=[*PAGE, Query("active_only", bool, False, "only active zones"),
