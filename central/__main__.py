@@ -54,13 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--label", default="", help="what the token is for")
     p.set_defaults(func=cmd_token_create)
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        module.register(sub)
+        importlib.import_module(name).register(sub)
     return parser
 
 

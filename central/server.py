@@ -1,7 +1,8 @@
 """``firefly-central serve``: the database, the central engine, optional services, waitress.
 
-Optional services (the MQTT sync) join through SERVICE_MODULES: each importable module there
-that has ``start(ctx) -> stop callable | None`` is started after the engine, stopped before it.
+Services (the MQTT sync) join through SERVICE_MODULES: each module there has
+``start(ctx) -> stop callable | None`` (None: not configured); started after the engine,
+stopped before it.
 """
 
 from __future__ import annotations
@@ -67,17 +68,9 @@ def housekeeping() -> None:
 def start_services(ctx: CentralContext) -> list[Callable[[], None]]:
     stops: list[Callable[[], None]] = []
     for name in SERVICE_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        start = getattr(module, "start", None)
-        if start is not None:
-            stop = start(ctx)
-            if stop is not None:
-                stops.append(stop)
+        stop = importlib.import_module(name).start(ctx)
+        if stop is not None:
+            stops.append(stop)
     return stops
 
 

@@ -35,7 +35,13 @@ from agent.core.models import database, utcnow
 from agent.sync import outbox, protocol
 from agent.sync.apply import apply_changes
 from agent.sync.commands import CommandHandler
-from agent.sync.connection import MqttUrl, connect, make_client, parse_mqtt_url
+from agent.sync.connection import (
+    MqttUrl,
+    connect,
+    disconnect_saying,
+    make_client,
+    parse_mqtt_url,
+)
 from agent.sync.health import MqttPublisher, heartbeat_body
 from agent.sync.loop import Inbox
 from agent.sync.models import HISTORY_TABLE, MIGRATIONS, SyncDeadLetter, prune
@@ -125,16 +131,10 @@ class SyncClient:
                    exc_info=exc)
 
     def _goodbye(self) -> None:
-        if self.connected:
-            info = self.client.publish(protocol.status_topic(self.station_id),
-                                       protocol.status_payload(self.station_id, "offline",
-                                                               utcnow().isoformat()),
-                                       qos=1, retain=True)
-            try:
-                info.wait_for_publish(timeout=2.0)
-            except (RuntimeError, ValueError):
-                pass
-        self.client.disconnect()
+        disconnect_saying(self.client, (
+            protocol.status_topic(self.station_id),
+            protocol.status_payload(self.station_id, "offline", utcnow().isoformat()),
+        ) if self.connected else None)
 
     def _handle(self, item: tuple[Any, ...]) -> None:
         kind = item[0]

@@ -141,3 +141,15 @@ def connect(client: mqtt.Client, url: MqttUrl, *, clean_start: bool,
     client.connect_async(url.host, url.port, keepalive=KEEPALIVE_SECONDS,
                          clean_start=clean_start,
                          properties=connect_properties(session_expiry))
+
+
+def disconnect_saying(client: mqtt.Client, status: tuple[str, bytes] | None) -> None:
+    """Disconnect cleanly, first publishing ``status`` (topic, payload: the retained
+    "offline" that the will would otherwise say) when connected (``None``: not connected)."""
+    if status is not None:
+        info = client.publish(status[0], status[1], qos=1, retain=True)
+        try:
+            info.wait_for_publish(timeout=2.0)
+        except (RuntimeError, ValueError):  # the connection went meanwhile
+            pass
+    client.disconnect()

@@ -30,6 +30,25 @@ def template_data_of(definition: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def new_template(req: Request, definition: dict[str, Any], action: str) -> dict[str, Any]:
+    """A new template from ``definition``, named and described by the request's body (409 when
+    the name is taken), audited as ``action``; the answer ``{"template_id": ...}``."""
+    body = req.body
+    with database.atomic():
+        if ProcessTemplate.select().where((ProcessTemplate.name == body["name"])
+                                          & ~ProcessTemplate.deleted).exists():
+            raise ApiError(409, f"a template named {body['name']!r} already exists")
+        template = ProcessTemplate.create(
+            name=body["name"], description=body.get("description"),
+            category=body.get("category"), is_public=body.get("is_public", True),
+            template_data=template_data_of(definition),
+            created_by=req.require_user().user_id, hlc=req.ctx.clock.now(),
+            updated_at=utcnow())
+        audit(req.actor, action, "template", template.uid, None, template_view(template))
+    req.ctx.changed("template", template.uid)
+    return {"template_id": template.id}
+
+
 def find_template(template_id: int) -> ProcessTemplate:
     template = ProcessTemplate.get_or_none((ProcessTemplate.id == template_id)
                                            & ~ProcessTemplate.deleted)
@@ -72,21 +91,7 @@ def register(app: Bottle, ctx: CentralContext) -> None:
     @api.post("/api/processes/templates", "processes:create", "Create a template from a process",
               body="TemplateCreate", response="TemplateCreated", status=201, errors=(404, 409))
     def create_template(req: Request) -> dict[str, Any]:
-        body = req.body
-        with database.atomic():
-            process = find_process(body["process_id"])
-            if ProcessTemplate.select().where((ProcessTemplate.name == body["name"])
-                                              & ~ProcessTemplate.deleted).exists():
-                raise ApiError(409, f"a template named {body['name']!r} already exists")
-            template = ProcessTemplate.create(
-                name=body["name"], description=body.get("description"),
-                category=body.get("category"), is_public=body.get("is_public", True),
-                template_data=template_data_of(definition_of(process)),
-                created_by=req.require_user().user_id, hlc=req.ctx.clock.now(),
-                updated_at=utcnow())
-            audit(req.actor, "create", "template", template.uid, None, template_view(template))
-        req.ctx.changed("template", template.uid)
-        return {"template_id": template.id}
+        return new_template(req, definition_of(find_process(req.body["process_id"])), "create")
 
     @api.post("/api/processes/templates/{id:int}/instantiate", "processes:create",
               "Create a process from a template", body="Instantiate", body_required=False,

@@ -12,14 +12,11 @@ from typing import Any
 
 from bottle import Bottle
 
-from agent.core.models import ProcessTemplate, database, utcnow
 from agent.definitions import NAME_PATTERN, DefinitionError, validate_definition
 from central.api._common import Api, ApiError, Request
 from central.api._schemas import obj
-from central.api.templates import CATEGORIES, template_data_of
-from central.audit import audit
+from central.api.templates import CATEGORIES, new_template
 from central.context import CentralContext
-from central.views import template_view
 
 
 def register(app: Bottle, ctx: CentralContext) -> None:
@@ -45,16 +42,4 @@ def register(app: Bottle, ctx: CentralContext) -> None:
             raise ApiError(400, "invalid template", errors=[
                 {"path": f"template_data.{e['path']}", "reason": e["reason"]}
                 for e in exc.as_json()]) from None
-        with database.atomic():
-            if ProcessTemplate.select().where((ProcessTemplate.name == body["name"])
-                                              & ~ProcessTemplate.deleted).exists():
-                raise ApiError(409, f"a template named {body['name']!r} already exists")
-            template = ProcessTemplate.create(
-                name=body["name"], description=body.get("description"),
-                category=body.get("category"), is_public=body.get("is_public", True),
-                template_data=template_data_of(definition),
-                created_by=req.require_user().user_id, hlc=req.ctx.clock.now(),
-                updated_at=utcnow())
-            audit(req.actor, "import", "template", template.uid, None, template_view(template))
-        req.ctx.changed("template", template.uid)
-        return {"template_id": template.id}
+        return new_template(req, definition, "import")

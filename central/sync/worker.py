@@ -26,7 +26,7 @@ from peewee import InterfaceError, OperationalError
 from agent.core.ids import HybridClock
 from agent.core.models import database, utcnow
 from agent.sync import protocol
-from agent.sync.connection import MqttUrl, connect, make_client
+from agent.sync.connection import MqttUrl, connect, disconnect_saying, make_client
 from agent.sync.loop import Inbox
 from central.sync import commands, feed, stations
 from central.sync.feed import write_transaction
@@ -122,16 +122,10 @@ class SyncWorker:
             _LOG.exception("sync worker %s: database still unavailable", self.worker_id)
 
     def _goodbye(self) -> None:
-        if self.connected:
-            info = self.client.publish(protocol.central_status_topic(self.worker_id),
-                                       protocol.central_status_payload(
-                                           self.worker_id, "offline", utcnow().isoformat()),
-                                       qos=1, retain=True)
-            try:
-                info.wait_for_publish(timeout=2.0)
-            except (RuntimeError, ValueError):
-                pass
-        self.client.disconnect()
+        disconnect_saying(self.client, (
+            protocol.central_status_topic(self.worker_id),
+            protocol.central_status_payload(self.worker_id, "offline", utcnow().isoformat()),
+        ) if self.connected else None)
 
     def _handle(self, item: tuple[Any, ...]) -> None:
         kind = item[0]
