@@ -24,13 +24,17 @@ from agent.config import load_config
 from agent.doctor import FAIL, OK, check_broker
 from agent.sync.protocol import status_topic
 from tests.ops.ops_support import FIREFLY_AGENT, mosquitto, run_as_user_line
-from tests.support import REPO, free_port, wait_until
+from tests.support import REPO, free_port, unavailable, wait_until
 
 MOSQ = REPO / "deploy" / "mosquitto"
 HAVE_OPENSSL = shutil.which("openssl") is not None
-pytestmark = [pytest.mark.broker,
-              pytest.mark.skipif(shutil.which("mosquitto_passwd") is None,
-                                 reason="mosquitto_passwd is not installed")]
+pytestmark = pytest.mark.broker
+
+
+@pytest.fixture(autouse=True)
+def _needs_mosquitto_passwd() -> None:
+    if shutil.which("mosquitto_passwd") is None:
+        unavailable("mosquitto_passwd is not installed (apt install mosquitto)")
 
 
 @dataclass
