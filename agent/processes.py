@@ -141,15 +141,6 @@ def runs_on(stations: list[str] | None, station_id: str) -> bool:
     return station_id in stations or ("*" in stations and station_id != "central")
 
 
-def definition_version(process_id: int, version: int) -> dict[str, Any]:
-    row = ProcessVersion.get_or_none(
-        (ProcessVersion.process == process_id) & (ProcessVersion.version == version)
-    )
-    if row is None:
-        raise ProcessNotFound(f"process {process_id} has no version {version}")
-    return dict(row.definition)
-
-
 def find_process(ref: str | int) -> Process:
     """A process by id, uid or name (the command line and mesh commands accept any)."""
     query = Process.select().where(~Process.deleted)

@@ -74,11 +74,6 @@ def _close() -> None:
         database.close()
 
 
-def context_of(app: Bottle) -> CentralContext:
-    ctx: CentralContext = app.config["firefly.context"]
-    return ctx
-
-
 def _json_error(error: bottle.HTTPError) -> str:
     status = int(error.status_code)
     if status >= 500:

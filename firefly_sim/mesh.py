@@ -157,9 +157,6 @@ class Mesh:
         with self.lock:
             return sorted(self._stations)
 
-    def station_identity(self, port: int) -> StationIdentity:
-        return self._station(port).identity
-
     def _station(self, port: int) -> Station:
         try:
             return self._stations[port]

@@ -126,12 +126,6 @@ class ScenarioPlayer:
 
     # ------------------------------------------------------------------ ticks
 
-    def scenario_time(self) -> float:
-        t = self.clock.sim_time()
-        if self.scenario.loop:
-            return t % self._period
-        return t
-
     def tick(self) -> None:
         t_abs = self.clock.sim_time()
         if self.scenario.loop:

@@ -231,10 +231,6 @@ class RadioServer:
         with self._lock:
             return self._listener is not None
 
-    def client_count(self) -> int:
-        with self._lock:
-            return sum(1 for s in self._sessions if not s.closed)
-
     def stop(self) -> None:
         self._stop.set()
         with self._lock:

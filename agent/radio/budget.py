@@ -43,9 +43,6 @@ class AirtimeBudget:
         self._expire(now)
         return max(0.0, self._used)
 
-    def remaining_ms(self, now: float) -> float:
-        return max(0.0, self.limit_ms - self.used_ms(now))
-
     def fits(self, ms: float, now: float) -> bool:
         return self.used_ms(now) + ms <= self.limit_ms + 1e-9
 

@@ -207,12 +207,6 @@ class NodeStore:
             return None
         return float(node.lat), float(node.lon)
 
-    def history_of(self, node_id: str, limit: int = 100) -> list[dict[str, Any]]:
-        rows = (Position.select().where(Position.node_id == node_id.lower())
-                .order_by(Position.id.desc()).limit(limit))
-        return [{"lat": p.lat, "lon": p.lon, "altitude": p.altitude, "at": p.at.isoformat()}
-                for p in rows]
-
     def counts(self) -> dict[str, int]:
         known = Node.select().count()
         online = Node.select().where(Node.online).count()

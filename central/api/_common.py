@@ -280,10 +280,6 @@ class Api:
             -> Callable[[Handler], Handler]:
         return self.route("PUT", path, permission, summary, **options)
 
-    def patch(self, path: str, permission: str, summary: str, **options: Any) \
-            -> Callable[[Handler], Handler]:
-        return self.route("PATCH", path, permission, summary, **options)
-
     def delete(self, path: str, permission: str, summary: str, **options: Any) \
             -> Callable[[Handler], Handler]:
         return self.route("DELETE", path, permission, summary, **options)
