@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from functools import cache
+from typing import Any, cast
 
 import msgpack
+import msgspec
 
 SCHEMA_VERSION = 1
 MAX_PAYLOAD_BYTES = 4 * 1024 * 1024
@@ -30,9 +33,55 @@ def decode(payload: bytes, supported: range = range(1, SCHEMA_VERSION + 1)) \
         raise DecodeError(f"not msgpack: {exc}") from exc
     if not isinstance(message, dict):
         raise DecodeError("not a map")
-    version, kind, body = message.get("v"), message.get("t"), message.get("b")
-    if not isinstance(version, int) or version not in supported:
+    body = message.get("b")
+    version, kind = _check_envelope(message.get("v"), message.get("t"),
+                                    isinstance(body, dict), supported)
+    return kind, cast(dict[str, Any], body), version
+
+
+def _check_envelope(version: Any, kind: Any, has_body: bool, supported: range) \
+        -> tuple[int, str]:
+    if not isinstance(version, int) or isinstance(version, bool) or version not in supported:
         raise DecodeError(f"unsupported schema version {version!r}")
-    if not isinstance(kind, str) or not isinstance(body, dict):
+    if not isinstance(kind, str) or not has_body:
         raise DecodeError("missing type tag or body")
+    return version, kind
+
+
+class _Envelope(msgspec.Struct):
+    v: Any = None
+    t: Any = None
+    b: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)
+
+
+_ENVELOPE = msgspec.msgpack.Decoder(_Envelope)
+
+
+@cache
+def _decoder(body_type: Any) -> msgspec.msgpack.Decoder[Any]:
+    return msgspec.msgpack.Decoder(body_type)
+
+
+def decode_as(payload: bytes, body_types: Mapping[str, Any],
+              supported: range = range(1, SCHEMA_VERSION + 1)) -> tuple[str, Any, int]:
+    """Like ``decode``, with the body decoded straight into the msgspec type ``body_types``
+    gives for its kind (any other kind: a map) and checked against it on the way:
+    (kind, body, version). Raises DecodeError for a malformed message and
+    msgspec.ValidationError (naming the path) for a body that does not fit its type.
+    """
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise DecodeError(f"payload of {len(payload)} bytes is over {MAX_PAYLOAD_BYTES}")
+    try:
+        envelope = _ENVELOPE.decode(payload)
+    except msgspec.ValidationError as exc:
+        raise DecodeError("not a map") from exc
+    except msgspec.DecodeError as exc:
+        raise DecodeError(f"not msgpack: {exc}") from exc
+    version, kind = _check_envelope(envelope.v, envelope.t, len(envelope.b) > 0, supported)
+    try:
+        body = _decoder(body_types.get(kind, dict[str, Any])).decode(envelope.b)
+    except msgspec.ValidationError:
+        raise
+    except msgspec.DecodeError as exc:
+        raise DecodeError(f"not msgpack: {exc}") from exc
     return kind, body, version

@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import cache
 from typing import Any
@@ -144,22 +144,34 @@ def _copy_text_of(field: Field) -> Callable[[Any], str]:
 
 @cache
 def _copy_plan(model: type[Model], names: tuple[str, ...]) \
-        -> tuple[str, tuple[tuple[str, Callable[[Any], str]], ...]]:
+        -> tuple[str, tuple[Callable[[Any], str], ...]]:
     fields = model._meta.fields
     columns = ", ".join(_quote(fields[n].column_name) for n in names)
     sql = f"COPY {_quote(model._meta.table_name)} ({columns}) FROM STDIN"
-    return sql, tuple((n, _copy_text_of(fields[n])) for n in names)
+    return sql, tuple(_copy_text_of(fields[n]) for n in names)
 
 
-def copy_rows(model: type[Model], rows: Sequence[dict[str, Any]]) -> None:
-    """PostgreSQL: ``COPY`` ``rows`` (dicts keyed by field name, all with the same keys) into
+def copy_rows(model: type[Model], names: Sequence[str],
+              rows: Iterable[Sequence[Any]]) -> None:
+    """PostgreSQL: ``COPY`` ``rows`` (the values of the fields ``names``, in that order) into
     ``model``'s table. Only for rows that cannot conflict: a duplicate fails the statement."""
-    if not rows:
-        return
-    sql, plan = _copy_plan(model, tuple(rows[0]))
-    lines = ["\t".join([render(row[name]) for name, render in plan]) for row in rows]
-    lines.append("")
-    database.cursor().copy_expert(sql, io.StringIO("\n".join(lines)))
+    sql, renders = _copy_plan(model, tuple(names))
+    lines = ["\t".join([render(value) for render, value in zip(renders, row, strict=True)])
+             for row in rows]
+    if lines:
+        lines.append("")
+        database.cursor().copy_expert(sql, io.StringIO("\n".join(lines)))
+
+
+def new_ids(model: type[Model], count: int) -> list[int]:
+    """PostgreSQL: ``count`` fresh ids from the sequence of ``model``'s primary key (for rows
+    copied in with their ids, so their children can name them)."""
+    if count == 0:
+        return []
+    cursor = database.execute_sql(
+        "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+        (model._meta.table_name, model._meta.fields["id"].column_name, count))
+    return [int(pk) for (pk,) in cursor.fetchall()]
 
 
 _may_skip_reference_checks: bool | None = None  # per process: found out once

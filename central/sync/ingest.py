@@ -21,17 +21,19 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 from peewee import PostgresqlDatabase
 
-from agent.core.codec import DecodeError, decode
+from agent.core.codec import DecodeError, decode, decode_as
 from agent.core.ids import HybridClock
 from agent.core.models import database, utcnow
 from agent.sync import protocol
 from central.sync.feed import write_transaction
 from central.sync.merge import command_result, merge_fleet, merge_process
 from central.sync.models import SyncDeadLetter, SyncStation, SyncWatermark
-from central.sync.rows import RecordError
+from central.sync.rows import RecordError, reason_of
 from central.sync.upserts import (
+    RECORD_TYPES,
     Item,
     Rejected,
     upsert_alerts,
@@ -129,8 +131,8 @@ def ingest_batch(station: str, body: dict[str, Any], topic: str, clock: HybridCl
         rejected: list[Rejected] = []
         for record in fresh:
             try:
-                kind, value, _version = decode(record["payload"])
-            except DecodeError as exc:
+                kind, value = _decode_record(record)
+            except RecordError as exc:
                 rejected.append(Rejected(record["seq"], record["kind"], record["uid"], str(exc)))
                 continue
             if kind != record["kind"]:
@@ -181,6 +183,21 @@ def ingest_batch(station: str, body: dict[str, Any], topic: str, clock: HybridCl
             SyncStation.station_id == station).execute()
         result.upto = upto
     return result
+
+
+def _decode_record(record: dict[str, Any]) -> tuple[str, Any]:
+    """A record's (kind, value): of the kinds in RECORD_TYPES decoded into their type and
+    checked on the way, of the others a map."""
+    try:
+        if record["kind"] in RECORD_TYPES:
+            kind, value, _version = decode_as(record["payload"], RECORD_TYPES)
+        else:
+            kind, value, _version = decode(record["payload"])
+    except msgspec.ValidationError as exc:
+        raise RecordError(reason_of(exc, f"{record['kind']} {record['uid']}")) from None
+    except DecodeError as exc:
+        raise RecordError(str(exc)) from None
+    return kind, value
 
 
 def _merge(station: str, kind: str, value: dict[str, Any], clock: HybridClock) -> bool:

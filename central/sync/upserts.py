@@ -5,6 +5,9 @@ Keyed by uid; a stored row is replaced only by a newer version of the same stati
 (executions: ``updated_at``; alerts and notifications: ``hlc``), so re-delivered, re-sent or
 overtaken batches never move a row backwards, and one station can never overwrite another's
 row. Executions of processes central does not know are stored with ``process_id`` 0.
+
+The records arrive decoded into the types below (``RECORD_TYPES``, compiled from the models:
+central/sync/rows.py), their values already checked.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from msgspec import Struct
+from msgspec.structs import astuple
 from peewee import Model
 
 from agent.core.models import (
@@ -29,20 +34,28 @@ from agent.core.models import (
 )
 from agent.core.module_models import Notification
 from agent.sync.records import newer
-from central.sync.bulk import copies, copy_rows, insert_rows, parents_just_inserted
-from central.sync.rows import RecordError, RowSpec, tuples
+from central.sync.bulk import copies, copy_rows, insert_rows, new_ids, parents_just_inserted
+from central.sync.rows import RecordError, columns_of, finish, record_type, row_of, tuples
 
 T = TypeVar("T")
 CHUNK = 400
 
-EXECUTION_ROW = RowSpec(ProcessExecution, exclude=("id", "process_id", "resume_at"),
-                        enums={"status": EXECUTION_STATUSES})
-STEP_ROW = RowSpec(ProcessExecutionStep, exclude=("id", "execution", "action_id"),
-                   enums={"status": STEP_STATUSES})
-LOG_ROW = RowSpec(ProcessExecutionLog, exclude=("id", "execution"), required=("seq",))
-ALERT_ROW = RowSpec(Alert, required=("uid", "hlc"),
-                    enums={"severity": ALERT_SEVERITIES, "status": ALERT_STATUSES})
-NOTIFICATION_ROW = RowSpec(Notification, required=("uid", "hlc"))
+StepRecord = record_type(ProcessExecutionStep, exclude=("id", "execution", "action_id"),
+                         enums={"status": STEP_STATUSES})
+LogRecord = record_type(ProcessExecutionLog, exclude=("id", "execution"), required=("seq",))
+ExecutionRecord = record_type(ProcessExecution, exclude=("id", "process_id", "resume_at"),
+                              enums={"status": EXECUTION_STATUSES},
+                              children={"steps": StepRecord, "logs": LogRecord})
+AlertRecord = record_type(Alert, required=("uid", "hlc"),
+                          enums={"severity": ALERT_SEVERITIES, "status": ALERT_STATUSES})
+NotificationRecord = record_type(Notification, required=("uid", "hlc"))
+RECORD_TYPES: dict[str, type[Struct]] = {"execution": ExecutionRecord, "alert": AlertRecord,
+                                         "notification": NotificationRecord}
+
+# The columns of each record type, in the order its astuple gives them (children left out).
+EXECUTION_COLUMNS = columns_of(ExecutionRecord)
+STEP_COLUMNS = columns_of(StepRecord)
+LOG_COLUMNS = columns_of(LogRecord)
 
 
 @dataclass(frozen=True)
@@ -53,7 +66,7 @@ class Rejected:
     reason: str
 
 
-Item = tuple[int, dict[str, Any]]  # (seq, record)
+Item = tuple[int, Any]  # (seq, record): a record of RECORD_TYPES
 
 
 def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
@@ -65,36 +78,48 @@ def latest_by_uid(items: Iterable[Item]) -> list[Item]:
     """One item per uid: the one with the highest seq (the station's latest version)."""
     latest: dict[str, Item] = {}
     for seq, record in items:
-        uid = record.get("uid") if isinstance(record, dict) else None
-        key = uid if isinstance(uid, str) else f"#{seq}"
-        if key not in latest or latest[key][0] < seq:
-            latest[key] = (seq, record)
+        if record.uid not in latest or latest[record.uid][0] < seq:
+            latest[record.uid] = (seq, record)
     return sorted(latest.values(), key=lambda item: item[0])
 
 
-def _own(station: str, row: dict[str, Any], where: str) -> None:
-    if row.get("station_id") != station:
-        raise RecordError(f"{where}.station_id: {row.get('station_id')!r} is not the sending "
-                          f"station {station!r}")
+def _checked(station: str, kind: str, items: list[Item]) \
+        -> tuple[list[Any], dict[str, int], list[Rejected]]:
+    """The latest version of each record, its times finished and its station the sender;
+    (records, seq of each uid, rejected)."""
+    records: list[Any] = []
+    seqs: dict[str, int] = {}
+    rejected: list[Rejected] = []
+    for seq, record in latest_by_uid(items):
+        where = f"{kind} {record.uid}"
+        try:
+            finish(record, where)
+            if record.station_id != station:
+                raise RecordError(f"{where}.station_id: {record.station_id!r} is not the "
+                                  f"sending station {station!r}")
+        except RecordError as exc:
+            rejected.append(Rejected(seq, kind, record.uid, str(exc)))
+            continue
+        records.append(record)
+        seqs[record.uid] = seq
+    return records, seqs, rejected
+
+
+def _ids_of(model: Any, uids: Iterable[str]) -> dict[str, int]:
+    wanted = sorted(set(uids) - {""})
+    found: dict[str, int] = {}
+    for part in chunks(wanted):
+        found.update((uid, pk) for uid, pk in tuples(
+            model.select(model.uid, model.id).where(model.uid.in_(list(part)))))
+    return found
 
 
 def process_ids(uids: Iterable[str]) -> dict[str, int]:
-    wanted = sorted(set(uids) - {""})
-    found: dict[str, int] = {}
-    for part in chunks(wanted):
-        found.update((uid, pk) for uid, pk in tuples(
-            Process.select(Process.uid, Process.id).where(Process.uid.in_(list(part)))))
-    return found
+    return _ids_of(Process, uids)
 
 
 def action_ids(uids: Iterable[str]) -> dict[str, int]:
-    wanted = sorted(set(uids) - {""})
-    found: dict[str, int] = {}
-    for part in chunks(wanted):
-        found.update((uid, pk) for uid, pk in tuples(
-            ProcessAction.select(ProcessAction.uid, ProcessAction.id)
-            .where(ProcessAction.uid.in_(list(part)))))
-    return found
+    return _ids_of(ProcessAction, uids)
 
 
 def _updatable(model: type[Model], keep: Iterable[str] = ("id", "uid")) -> list[str]:
@@ -112,135 +137,115 @@ def _owner_conflicts(model: Any, uids: list[str], station: str) -> set[str]:
     return taken
 
 
+def _stored_uids(model: Any, uids: list[str]) -> set[str]:
+    cursor = model._meta.database.execute_sql(
+        f'SELECT "uid" FROM "{model._meta.table_name}" WHERE "uid" = ANY(%s)', (uids,))
+    return {uid for (uid,) in cursor.fetchall()}
+
+
 def upsert_executions(station: str, items: list[Item]) -> tuple[int, list[Rejected]]:
-    """Store executions with their steps and logs; (rows written, rejected records)."""
-    rejected: list[Rejected] = []
-    rows: list[dict[str, Any]] = []
-    children: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {}
-    seqs: dict[str, int] = {}
-    for seq, record in latest_by_uid(items):
-        uid = str(record.get("uid", "")) if isinstance(record, dict) else ""
-        where = f"execution {uid or '?'}"
-        try:
-            row = EXECUTION_ROW(record, where)
-            _own(station, row, where)
-            steps_in, logs_in = record.get("steps") or [], record.get("logs") or []
-            if not isinstance(steps_in, list) or not isinstance(logs_in, list):
-                raise RecordError(f"{where}: steps and logs must be lists")
-            steps = [STEP_ROW(s, f"{where}.steps[{i}]") for i, s in enumerate(steps_in)]
-            logs = [LOG_ROW(g, f"{where}.logs[{i}]") for i, g in enumerate(logs_in)]
-        except RecordError as exc:
-            rejected.append(Rejected(seq, "execution", uid, str(exc)))
-            continue
-        rows.append(row)
-        children[row["uid"]] = (steps, logs)
-        seqs[row["uid"]] = seq
-    if not rows:
+    """Store executions with their steps and logs; (rows written, rejected records).
+
+    On PostgreSQL, executions central has not stored yet (all of them, usually) are copied in
+    with ids taken from their sequence, and so are their steps and log lines; the others are
+    upserted. (A concurrent insert of the same uid fails the copy, and the caller retries
+    record by record: the upsert then sorts it out.)
+    """
+    records, seqs, rejected = _checked(station, "execution", items)
+    if not records:
         return 0, rejected
-    known = process_ids(r["process_uid"] for r in rows)
-    for row in rows:
-        row["process_id"] = known.get(row["process_uid"], 0)
-    written: dict[str, int] = {}
-    fresh: set[str] = set()  # inserted now, not updated (known on PostgreSQL only)
+    known = process_ids(r.process_uid for r in records)
+    written: dict[str, int] = {}  # uid -> id
+    fresh: dict[str, int] = {}  # inserted now: nothing of theirs is stored yet
+    existing = records
+    if copies():
+        stored = _stored_uids(ProcessExecution, [r.uid for r in records])
+        new = [r for r in records if r.uid not in stored]
+        existing = [r for r in records if r.uid in stored]
+        ids = new_ids(ProcessExecution, len(new))
+        width = len(EXECUTION_COLUMNS)
+        copy_rows(ProcessExecution, ("id", "process_id", *EXECUTION_COLUMNS),
+                  ((pk, known.get(r.process_uid, 0), *astuple(r)[:width])
+                   for pk, r in zip(ids, new, strict=True)))
+        fresh = {r.uid: pk for pk, r in zip(ids, new, strict=True)}
+        written.update(fresh)
     update = _updatable(ProcessExecution)
-    for part in chunks(rows):
-        for pk, uid, *inserted in insert_rows(
-                ProcessExecution, part, conflict="uid", update=update,
+    for part in chunks(existing):
+        rows = [{**row_of(r), "process_id": known.get(r.process_uid, 0)} for r in part]
+        for pk, uid in insert_rows(
+                ProcessExecution, rows, conflict="uid", update=update,
                 where='table."station_id" = EXCLUDED."station_id" AND '
                       '(table."updated_at" <= EXCLUDED."updated_at" '
                       'OR table."status" = \'queued\')',
-                returning=("id", "uid"), inserted=copies()):
+                returning=("id", "uid")):
             written[uid] = pk
-            if inserted and inserted[0]:
-                fresh.add(uid)
-    skipped = [r["uid"] for r in rows if r["uid"] not in written]
+    skipped = [r.uid for r in existing if r.uid not in written]
     for uid in _owner_conflicts(ProcessExecution, skipped, station) if skipped else ():
         rejected.append(Rejected(seqs[uid], "execution", uid,
                                  f"execution {uid}: belongs to another station"))
-    _write_children(written, fresh, children)
+    _write_children(written, fresh, {r.uid: r for r in records})
     return len(written), rejected
 
 
-def _write_children(written: dict[str, int], fresh: set[str],
-                    children: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]]) \
-        -> None:
-    """Steps and log lines of the executions written. Those of ``fresh`` executions (just
-    inserted: nothing of theirs is stored yet) are copied in; the others are upserted."""
-    steps: list[dict[str, Any]] = []
-    new_steps: list[dict[str, Any]] = []
-    logs: list[dict[str, Any]] = []
-    new_logs: list[dict[str, Any]] = []
+def _write_children(written: dict[str, int], fresh: dict[str, int],
+                    records: dict[str, Any]) -> None:
+    """Steps and log lines of the executions written: those of ``fresh`` executions are
+    copied in, the others upserted. A record repeating a step's uid or a line's seq: the
+    last given counts."""
+    new_steps: dict[str, tuple[int, Any]] = {}
+    steps: dict[str, tuple[int, Any]] = {}
+    new_logs: dict[tuple[int, int], tuple[int, Any]] = {}
+    logs: dict[tuple[int, int], tuple[int, Any]] = {}
     for uid, execution_id in written.items():
-        own_steps, own_logs = children[uid]  # rows made for this upsert: completed in place
-        for child in (*own_steps, *own_logs):
-            child["execution"] = execution_id
-        new = uid in fresh
-        (new_steps if new else steps).extend(own_steps)
-        (new_logs if new else logs).extend(own_logs)
-    if steps or new_steps:
-        actions = action_ids(s["action_uid"] for s in (*steps, *new_steps))
-        for step in (*steps, *new_steps):
-            step["action_id"] = actions.get(step["action_uid"], 0)
+        record = records[uid]
+        into_steps, into_logs = (new_steps, new_logs) if uid in fresh else (steps, logs)
+        for step in record.steps:
+            into_steps[step.uid] = (execution_id, step)
+        for line in record.logs:
+            into_logs[(execution_id, line.seq)] = (execution_id, line)
+    actions = action_ids(s.action_uid for _, s in (*new_steps.values(), *steps.values()))
     with parents_just_inserted():
-        copy_rows(ProcessExecutionStep, latest_steps(new_steps))
-        copy_rows(ProcessExecutionLog, latest_logs(new_logs))
+        copy_rows(ProcessExecutionStep, ("execution", "action_id", *STEP_COLUMNS),
+                  ((eid, actions.get(s.action_uid, 0), *astuple(s))
+                   for eid, s in new_steps.values()))
+        copy_rows(ProcessExecutionLog, ("execution", *LOG_COLUMNS),
+                  ((eid, *astuple(g)) for eid, g in new_logs.values()))
     update = _updatable(ProcessExecutionStep)
-    for part in chunks(latest_steps(steps)):
+    step_rows = [{**row_of(s), "execution": eid, "action_id": actions.get(s.action_uid, 0)}
+                 for eid, s in steps.values()]
+    for part in chunks(step_rows):
         insert_rows(ProcessExecutionStep, part, conflict="uid", update=update,
                     where='table."execution_id" = EXCLUDED."execution_id"')
-    for part in chunks(logs, 800):
+    log_rows = [{**row_of(g), "execution": eid} for eid, g in logs.values()]
+    for part in chunks(log_rows, 800):
         insert_rows(ProcessExecutionLog, part, conflict="")
 
 
-def latest_steps(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    by_uid = {s["uid"]: s for s in steps}
-    return list(by_uid.values())
-
-
-def latest_logs(logs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One line per (execution, seq): the last given (a record repeating a seq)."""
-    by_key = {(g["execution"], g["seq"]): g for g in logs}
-    return list(by_key.values())
-
-
-def _upsert_by_hlc(model: Any, kind: str, station: str, items: list[Item],
-                   spec: RowSpec) -> tuple[int, list[Rejected]]:
-    rejected: list[Rejected] = []
-    rows: list[dict[str, Any]] = []
-    seqs: dict[str, int] = {}
-    for seq, record in latest_by_uid(items):
-        uid = str(record.get("uid", "")) if isinstance(record, dict) else ""
-        where = f"{kind} {uid or '?'}"
-        try:
-            row = spec(record, where)
-            _own(station, row, where)
-        except RecordError as exc:
-            rejected.append(Rejected(seq, kind, uid, str(exc)))
-            continue
-        rows.append(row)
-        seqs[row["uid"]] = seq
-    if not rows:
+def _upsert_by_hlc(model: Any, kind: str, station: str, items: list[Item]) \
+        -> tuple[int, list[Rejected]]:
+    records, seqs, rejected = _checked(station, kind, items)
+    if not records:
         return 0, rejected
     stored: dict[str, tuple[str, str]] = {}
-    for part in chunks([r["uid"] for r in rows]):
+    for part in chunks([r.uid for r in records]):
         stored.update((uid, (owner, hlc)) for uid, owner, hlc in model.select(
             model.uid, model.station_id, model.hlc).where(model.uid.in_(list(part))).tuples())
     fresh = []
-    for row in rows:
-        owner, hlc = stored.get(row["uid"], (station, ""))
+    for record in records:
+        owner, hlc = stored.get(record.uid, (station, ""))
         if owner not in ("", station):
-            rejected.append(Rejected(seqs[row["uid"]], kind, row["uid"],
-                                     f"{kind} {row['uid']}: belongs to another station"))
-        elif newer(row["hlc"], hlc):
-            fresh.append(row)
+            rejected.append(Rejected(seqs[record.uid], kind, record.uid,
+                                     f"{kind} {record.uid}: belongs to another station"))
+        elif newer(record.hlc, hlc):
+            fresh.append(row_of(record))
     for part in chunks(fresh):
         insert_rows(model, part, conflict="uid", update=_updatable(model))
     return len(fresh), rejected
 
 
 def upsert_alerts(station: str, items: list[Item]) -> tuple[int, list[Rejected]]:
-    return _upsert_by_hlc(Alert, "alert", station, items, ALERT_ROW)
+    return _upsert_by_hlc(Alert, "alert", station, items)
 
 
 def upsert_notifications(station: str, items: list[Item]) -> tuple[int, list[Rejected]]:
-    return _upsert_by_hlc(Notification, "notification", station, items, NOTIFICATION_ROW)
+    return _upsert_by_hlc(Notification, "notification", station, items)

@@ -112,8 +112,10 @@ def test_bad_records_are_dead_lettered_and_the_rest_is_stored(
     assert result.upto == top + len(bad)  # rejected records never block the station
     assert stored_executions() == station_outbox.executions
     reasons = sorted(d.reason for d in SyncDeadLetter.select())
-    for expected in ("not msgpack", "'exploded' is not one of", "payload of kind 'execution'",
-                     "NUL characters", "integer out of range"):
+    for expected in ("not msgpack", "execution boom.status: Invalid enum value 'exploded'",
+                     "payload of kind 'execution'",
+                     "execution nul.error_message: NUL characters are not allowed",
+                     "execution huge.steps_completed: Expected `int` <= 2147483647"):
         assert any(expected in r for r in reasons), (expected, reasons)
 
 
@@ -151,16 +153,16 @@ def test_awkward_text_is_stored_exactly_as_sent(central_db: str,
 
 def test_times_are_stored_as_the_utc_instant_they_name(central_db: str,
                                                        station_outbox: StationOutbox) -> None:
-    """The stations' own form (naive UTC, with or without microseconds) and other ISO 8601
-    forms (an offset, a Z, no seconds) all come back as the same naive UTC datetime, so
-    central sorts and filters them alike."""
+    """The stations' own form (naive UTC, with or without microseconds) and other RFC 3339
+    forms (an offset, a Z, a space for the T) all come back as the same naive UTC datetime,
+    so central sorts and filters them alike."""
     _seq, _kind, _uid, payload = next(r for r in station_outbox.rows if r[1] == "execution")
     _k, record, _v = decode(payload)
     given = {
         "2026-11-26T09:15:02.123456": dt.datetime(2026, 11, 26, 9, 15, 2, 123456),
         "2026-11-26T09:15:02": dt.datetime(2026, 11, 26, 9, 15, 2),
         "2026-11-26T11:15:02.5+02:00": dt.datetime(2026, 11, 26, 9, 15, 2, 500000),
-        "2026-11-26T09:15Z": dt.datetime(2026, 11, 26, 9, 15),
+        "2026-11-26T09:15:00Z": dt.datetime(2026, 11, 26, 9, 15),
         "2026-11-26 09:15:02.000001": dt.datetime(2026, 11, 26, 9, 15, 2, 1),
         "2026-11-26T11:15:02.1+0200": dt.datetime(2026, 11, 26, 9, 15, 2, 100000),  # 26 long
     }
@@ -185,7 +187,8 @@ def test_times_are_stored_as_the_utc_instant_they_name(central_db: str,
     refused = {"1969-12-31T23:59:59": "time out of range",
                "1970-01-01T00:30:00+01:00": "time out of range",  # 1969 in UTC
                "9999-12-31T23:00:00-02:00": "time out of range",  # year 10000 in UTC
-               "yesterday": "'yesterday' is not an ISO 8601 time"}
+               "yesterday": "Invalid RFC3339 encoded datetime",
+               "2026-11-26T09:15Z": "Invalid RFC3339 encoded datetime"}  # no seconds
     first = len(given) + 1
     records = [{"seq": seq, "kind": "execution", "uid": f"bad-time-{seq}",
                 "payload": encode("execution", {**record, "uid": f"bad-time-{seq}",
@@ -194,10 +197,10 @@ def test_times_are_stored_as_the_utc_instant_they_name(central_db: str,
     result = ingest_batch("st01", {"station": "st01", "inc": "t", "from": first,
                                    "records": records}, TOPIC, CLOCK)
     assert (result.stored, result.rejected) == (0, len(refused))
-    reasons = [d.reason for d in SyncDeadLetter.select().order_by(SyncDeadLetter.id)]
-    assert reasons == [f"seq {seq} execution bad-time-{seq}: execution bad-time-{seq}"
+    reasons = {d.reason for d in SyncDeadLetter.select()}
+    assert reasons == {f"seq {seq} execution bad-time-{seq}: execution bad-time-{seq}"
                        f".started_at: {reason}"
-                       for seq, reason in enumerate(refused.values(), start=first)]
+                       for seq, reason in enumerate(refused.values(), start=first)}
 
 
 def test_the_queued_execution_central_created_becomes_the_stations(

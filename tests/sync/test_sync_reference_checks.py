@@ -60,7 +60,7 @@ def test_ingest_skips_only_checks_that_cannot_fail(pg_central: str,
     # Inside the block the checks are off (else the speed-up silently disappears) ...
     with database.atomic() as transaction:
         with bulk.parents_just_inserted():
-            bulk.copy_rows(ProcessExecutionLog, [ORPHAN])
+            bulk.copy_rows(ProcessExecutionLog, list(ORPHAN), [list(ORPHAN.values())])
         transaction.rollback()
     # ... and after it, and for everything else, they hold.
     assert database.execute_sql("SHOW session_replication_role").fetchone() == ("origin",)
@@ -72,7 +72,7 @@ def test_a_failure_in_the_block_rolls_the_checks_back_on(pg_central: str) -> Non
     failed attempt must turn the checks back on for what follows."""
     with database.atomic():
         with pytest.raises(ValueError), database.atomic(), bulk.parents_just_inserted():
-            bulk.copy_rows(ProcessExecutionLog, [ORPHAN])
+            bulk.copy_rows(ProcessExecutionLog, list(ORPHAN), [list(ORPHAN.values())])
             raise ValueError("the attempt fails after writing")
         assert database.execute_sql("SHOW session_replication_role").fetchone() == ("origin",)
         with pytest.raises(IntegrityError), database.atomic():
