@@ -27,6 +27,7 @@ from typing import Any
 from peewee import (
     AutoField,
     CharField,
+    DateTimeField,
     Field,
     ForeignKeyField,
     IntegerField,
@@ -126,7 +127,7 @@ def _copy_text(value: Any) -> str:
 
 def _copy_text_of(field: Field) -> Callable[[Any], str]:
     """The renderer of one column's values: the generic one, or a shortcut for the common
-    column types (text, integers, JSON) that skips the type tests."""
+    column types (text and times as text, integers, JSON) that skips the type tests."""
     if isinstance(field, JSONField):
         encode = field.db_value
 
@@ -135,10 +136,12 @@ def _copy_text_of(field: Field) -> Callable[[Any], str]:
             return "\\N" if text is None else _escape(text)
 
         return json_text
-    if isinstance(field, CharField | TextField):
-        return lambda value: _escape(value) if value.__class__ is str else _copy_text(value)
+    if isinstance(field, CharField | TextField | DateTimeField):
+        return lambda value: "\\N" if value is None else _escape(value) \
+            if value.__class__ is str else _copy_text(value)
     if isinstance(field, IntegerField | AutoField | ForeignKeyField):
-        return lambda value: str(value) if value.__class__ is int else _copy_text(value)
+        return lambda value: "\\N" if value is None else str(value) \
+            if value.__class__ is int else _copy_text(value)
     return _copy_text
 
 
@@ -160,7 +163,8 @@ def copy_rows(model: type[Model], names: Sequence[str],
              for row in rows]
     if lines:
         lines.append("")
-        database.cursor().copy_expert(sql, io.StringIO("\n".join(lines)))
+        text = "\n".join(lines)
+        database.cursor().copy_expert(sql, io.StringIO(text), size=len(text) + 1)
 
 
 def new_ids(model: type[Model], count: int) -> list[int]:

@@ -114,7 +114,9 @@ def record_type(model: type[Model], *, exclude: Iterable[str] = ("id",),
             fields.append((field.name, kind, field.default))
     for name, child in (children or {}).items():
         fields.append((name, list[child], msgspec.field(default_factory=list)))  # type: ignore[valid-type]
-    struct = msgspec.defstruct(f"{model.__name__}Record", fields, kw_only=True)
+    # gc=False: a decoded record cannot be part of a reference cycle, so the collector need
+    # not track the hundreds of thousands of them the ingest makes a minute.
+    struct = msgspec.defstruct(f"{model.__name__}Record", fields, kw_only=True, gc=False)
     _TIMES[struct] = tuple(times)
     _CHILDREN[struct] = tuple((children or {}).keys())
     return struct
@@ -136,6 +138,16 @@ def finish(record: msgspec.Struct, where: str) -> None:
     ``YYYY-MM-DD HH:MM:SS[.ffffff]``, what peewee writes to SQLite for a datetime and what
     PostgreSQL reads; text, because turning datetimes into text row by row (``isoformat``)
     was a tenth of the ingest's time."""
+    _finish_times(record, where)
+    for name in _CHILDREN[type(record)]:
+        for index, child in enumerate(getattr(record, name)):
+            _finish_times(child, where, name, index)
+
+
+def _finish_times(record: msgspec.Struct, where: str, within: str = "", index: int = 0) \
+        -> None:
+    """The times of ``record``, which is ``where`` or (``within`` given) the ``index``-th of
+    its list ``within``."""
     for name in _TIMES[type(record)]:
         value = getattr(record, name)
         if value is None or value.__class__ is str:  # finished already (a retry)
@@ -144,13 +156,11 @@ def finish(record: msgspec.Struct, where: str) -> None:
             try:
                 value = value.astimezone(dt.UTC).replace(tzinfo=None)
             except OverflowError:  # past year 9999 in UTC
-                raise RecordError(f"{where}.{name}: time out of range") from None
-        if not 1970 <= value.year <= 9999:
-            raise RecordError(f"{where}.{name}: time out of range")
+                value = None
+        if value is None or not 1970 <= value.year <= 9999:
+            path = f"{where}.{within}[{index}]" if within else where
+            raise RecordError(f"{path}.{name}: time out of range")
         setattr(record, name, str(value))
-    for name in _CHILDREN[type(record)]:
-        for index, child in enumerate(getattr(record, name)):
-            finish(child, f"{where}.{name}[{index}]")
 
 
 def row_of(record: msgspec.Struct) -> dict[str, Any]:

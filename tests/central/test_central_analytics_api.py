@@ -29,13 +29,15 @@ def test_overview_and_process_figures(central: Central) -> None:
     b = central.post("/api/processes", definition("B"), status=201).json["process_id"]
     central.delete(f"/api/processes/{b}")
     now = utcnow()
-    at_14 = now.replace(hour=14, minute=5) - dt.timedelta(days=1)
-    at_03 = now.replace(hour=3, minute=5) - dt.timedelta(days=1)
+    # Two hours of yesterday, neither the present hour (today's executions count in it).
+    busy, quiet = (now.hour + 8) % 24, (now.hour + 16) % 24
+    at_busy = now.replace(hour=busy, minute=5) - dt.timedelta(days=1)
+    at_quiet = now.replace(hour=quiet, minute=5) - dt.timedelta(days=1)
     for ms in (100, 200, 300):
-        seed(a, "completed", ms=ms, started=at_14)
-    seed(a, "failed", ms=400, error="radio busy", started=at_14)
-    seed(a, "failed", ms=400, error="radio busy", started=at_03, trigger="time_schedule")
-    seed(a, "timeout", ms=1000, error="timed out after 30 s", started=at_03,
+        seed(a, "completed", ms=ms, started=at_busy)
+    seed(a, "failed", ms=400, error="radio busy", started=at_busy)
+    seed(a, "failed", ms=400, error="radio busy", started=at_quiet, trigger="time_schedule")
+    seed(a, "timeout", ms=1000, error="timed out after 30 s", started=at_quiet,
          trigger="time_schedule")
     seed(b, "queued", ms=None, started=now)
     seed(b, "running", ms=None, started=now)
@@ -49,8 +51,8 @@ def test_overview_and_process_figures(central: Central) -> None:
     assert o["executions_queued"] == 1 and o["executions_running"] == 1
     assert o["executions_by_status"] == {"completed": 3, "failed": 2, "timeout": 1,
                                          "queued": 1, "running": 1}
-    assert o["executions_by_hour"][14] == 4 and o["executions_by_hour"][3] == 2
-    assert o["peak_execution_hours"][0] == {"hour": 14, "executions": 4}
+    assert o["executions_by_hour"][busy] == 4 and o["executions_by_hour"][quiet] == 2
+    assert o["peak_execution_hours"][0] == {"hour": busy, "executions": 4}
     assert o["trigger_frequencies"] == {"manual": 6, "time_schedule": 2}
 
     p = central.get(f"/api/processes/{a}/analytics").json

@@ -201,6 +201,21 @@ def test_times_are_stored_as_the_utc_instant_they_name(central_db: str,
     assert reasons == {f"seq {seq} execution bad-time-{seq}: execution bad-time-{seq}"
                        f".started_at: {reason}"
                        for seq, reason in enumerate(refused.values(), start=first)}
+    # A step's or a log line's time: the reason names the child.
+    logs = [dict(line) for line in record["logs"]]
+    logs[1]["at"] = "1969-12-31T23:59:59"
+    steps = [{**record["steps"][0], "started_at": "yesterday"}]
+    start = first + len(refused)
+    for seq, (uid, version) in enumerate((("bad-log", {**record, "logs": logs}),
+                                          ("bad-step", {**record, "steps": steps})),
+                                         start=start):
+        ingest_batch("st01", {"station": "st01", "inc": "t", "from": seq, "records": [
+            {"seq": seq, "kind": "execution", "uid": uid,
+             "payload": encode("execution", {**version, "uid": uid})}]}, TOPIC, CLOCK)
+    assert {d.reason for d in SyncDeadLetter.select()} - reasons == {
+        f"seq {start} execution bad-log: execution bad-log.logs[1].at: time out of range",
+        f"seq {start + 1} execution bad-step: execution bad-step.steps[0].started_at: "
+        "Invalid RFC3339 encoded datetime"}
 
 
 def test_the_queued_execution_central_created_becomes_the_stations(
