@@ -19,21 +19,15 @@ from __future__ import annotations
 import datetime as dt
 import io
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
 from peewee import (
-    AutoField,
-    CharField,
-    DateTimeField,
-    Field,
-    ForeignKeyField,
-    IntegerField,
+    BlobField,
     Model,
     PostgresqlDatabase,
-    TextField,
 )
 
 from agent.core.models import JSONField, database
@@ -98,6 +92,40 @@ def insert_rows(model: type[Model], rows: Sequence[dict[str, Any]], *,
     return list(cursor.fetchall()) if returning else []
 
 
+def run_sql(sql: str, params: Sequence[Any] = ()) -> Any:
+    """Run ``sql``, written with ``?`` placeholders, on SQLite or PostgreSQL; the cursor.
+    For the ingest's few statements per batch, where building them through peewee's query
+    objects cost more than running them."""
+    param = getattr(database.obj, "param", "?")
+    return database.execute_sql(sql if param == "?" else sql.replace("?", param), params)
+
+
+def full_row(model: type[Model], **values: Any) -> dict[str, Any]:
+    """A row of ``model`` for ``insert_rows``: ``values``, and the model's defaults for the
+    other columns (as peewee's own insert fills them)."""
+    row: dict[str, Any] = {}
+    for field in model._meta.sorted_fields:
+        if field.name in values:
+            row[field.name] = values[field.name]
+        elif field.default is not None:
+            row[field.name] = field.default() if callable(field.default) else field.default
+        elif not field.primary_key:
+            row[field.name] = None
+    return row
+
+
+def ids_by_uid(model: type[Model], uids: Iterable[str], chunk: int = 400) -> dict[str, int]:
+    """The ids of ``model``'s rows with these uids (those that exist)."""
+    wanted = sorted(set(uids) - {""})
+    table = _quote(model._meta.table_name)
+    found: dict[str, int] = {}
+    for start in range(0, len(wanted), chunk):
+        part = wanted[start:start + chunk]
+        found.update(run_sql(f'SELECT "uid", "id" FROM {table} WHERE "uid" IN '
+                             f'({", ".join(["?"] * len(part))})', part).fetchall())
+    return found
+
+
 def copies() -> bool:
     """Whether ``copy_rows`` is available (PostgreSQL)."""
     return isinstance(database.obj, PostgresqlDatabase)
@@ -111,7 +139,8 @@ def _escape(text: str) -> str:
 
 
 def _copy_text(value: Any) -> str:
-    """A value in COPY's text format (NULL is ``\\N``; backslash escapes)."""
+    """A value in COPY's text format (NULL is ``\\N``; backslash escapes; a NUL, which
+    PostgreSQL's text cannot hold, is refused)."""
     if value is None:
         return "\\N"
     if value is True or value is False:
@@ -120,47 +149,51 @@ def _copy_text(value: Any) -> str:
         return str(value)
     if isinstance(value, dt.datetime):
         return value.isoformat(sep=" ")
-    if isinstance(value, bytes):
-        return "\\\\x" + value.hex()
-    return _escape(str(value))
-
-
-def _copy_text_of(field: Field) -> Callable[[Any], str]:
-    """The renderer of one column's values: the generic one, or a shortcut for the common
-    column types (text and times as text, integers, JSON) that skips the type tests."""
-    if isinstance(field, JSONField):
-        encode = field.db_value
-
-        def json_text(value: Any) -> str:
-            text = encode(value)
-            return "\\N" if text is None else _escape(text)
-
-        return json_text
-    if isinstance(field, CharField | TextField | DateTimeField):
-        return lambda value: "\\N" if value is None else _escape(value) \
-            if value.__class__ is str else _copy_text(value)
-    if isinstance(field, IntegerField | AutoField | ForeignKeyField):
-        return lambda value: "\\N" if value is None else str(value) \
-            if value.__class__ is int else _copy_text(value)
-    return _copy_text
+    text = _escape(str(value))
+    if "\x00" in text:
+        raise ValueError("copy_rows: a text holds a NUL character")
+    return text
 
 
 @cache
-def _copy_plan(model: type[Model], names: tuple[str, ...]) \
-        -> tuple[str, tuple[Callable[[Any], str], ...]]:
-    fields = model._meta.fields
-    columns = ", ".join(_quote(fields[n].column_name) for n in names)
+def _copy_plan(model: type[Model], names: tuple[str, ...]) -> tuple[str, tuple[int, ...]]:
+    """(the COPY statement, the positions of the JSON columns among ``names``)."""
+    fields = [model._meta.fields[n] for n in names]
+    for field in fields:
+        if isinstance(field, BlobField):
+            raise TypeError(f"copy_rows: column {field.name} holds bytes: not supported")
+    columns = ", ".join(_quote(f.column_name) for f in fields)
     sql = f"COPY {_quote(model._meta.table_name)} ({columns}) FROM STDIN"
-    return sql, tuple(_copy_text_of(fields[n]) for n in names)
+    return sql, tuple(i for i, f in enumerate(fields) if isinstance(f, JSONField))
+
+
+_NULL_MARK = "\x00"  # stands for NULL while a line is built: no value can hold a NUL
+_JSON = JSONField()
+
+
+def _copy_line(row: Sequence[Any], json_columns: tuple[int, ...]) -> str:
+    """One row in COPY's text format. Usually no value needs escaping: the row is joined in
+    one go (in C) and checked whole; a row with something to escape is rendered value by
+    value."""
+    values = [_NULL_MARK if value is None else value for value in row]
+    for position in json_columns:
+        if row[position] is not None:
+            values[position] = _JSON.db_value(row[position])
+    line = "\t".join(map(str, values))
+    if "\\" in line or "\n" in line or "\r" in line or line.count("\t") != len(values) - 1 \
+            or line.count(_NULL_MARK) != values.count(_NULL_MARK):
+        return "\t".join([_copy_text(None if value is _NULL_MARK else value)
+                          for value in values])
+    return line.replace(_NULL_MARK, "\\N")
 
 
 def copy_rows(model: type[Model], names: Sequence[str],
               rows: Iterable[Sequence[Any]]) -> None:
-    """PostgreSQL: ``COPY`` ``rows`` (the values of the fields ``names``, in that order) into
-    ``model``'s table. Only for rows that cannot conflict: a duplicate fails the statement."""
-    sql, renders = _copy_plan(model, tuple(names))
-    lines = ["\t".join([render(value) for render, value in zip(renders, row, strict=True)])
-             for row in rows]
+    """PostgreSQL: ``COPY`` ``rows`` (the values of the fields ``names``, in that order: text,
+    numbers, times as datetimes or text, JSON columns as values) into ``model``'s table. Only
+    for rows that cannot conflict: a duplicate fails the statement."""
+    sql, json_columns = _copy_plan(model, tuple(names))
+    lines = [_copy_line(row, json_columns) for row in rows]
     if lines:
         lines.append("")
         text = "\n".join(lines)

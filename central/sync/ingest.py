@@ -28,6 +28,7 @@ from agent.core.codec import DecodeError, decode, decode_as
 from agent.core.ids import HybridClock
 from agent.core.models import database, utcnow
 from agent.sync import protocol
+from central.sync.bulk import full_row, insert_rows, run_sql
 from central.sync.feed import write_transaction
 from central.sync.merge import command_result, merge_fleet, merge_process
 from central.sync.models import SyncDeadLetter, SyncStation, SyncWatermark
@@ -81,17 +82,21 @@ def received(seq: int, upto: int, ranges: list[list[int]]) -> bool:
 
 
 def ensure_station(station: str) -> None:
-    SyncStation.insert(station_id=station, first_seen=utcnow()).on_conflict_ignore().execute()
+    insert_rows(SyncStation, [full_row(SyncStation, station_id=station, first_seen=utcnow())],
+                conflict="station_id")
 
 
-def lock_watermark(station: str, incarnation: str) -> SyncWatermark:
-    SyncWatermark.insert(station_id=station, incarnation=incarnation, upto=0, ranges=[],
-                         updated_at=utcnow()).on_conflict_ignore().execute()
-    query = SyncWatermark.select().where((SyncWatermark.station_id == station)
-                                         & (SyncWatermark.incarnation == incarnation))
-    if isinstance(database.obj, PostgresqlDatabase):
-        query = query.for_update()
-    return query.get()
+def lock_watermark(station: str, incarnation: str) -> tuple[int, int, list[list[int]]]:
+    """The station's watermark row for ``incarnation``, made if new and locked until the
+    transaction ends: (id, upto, ranges)."""
+    insert_rows(SyncWatermark, [full_row(SyncWatermark, station_id=station,
+                                         incarnation=incarnation, upto=0, ranges=[])],
+                conflict="")
+    lock = " FOR UPDATE" if isinstance(database.obj, PostgresqlDatabase) else ""
+    pk, upto, ranges = run_sql('SELECT "id", "upto", "ranges" FROM "sync_watermarks" '
+                               'WHERE "station_id" = ? AND "incarnation" = ?' + lock,
+                               (station, incarnation)).fetchone()
+    return int(pk), int(upto), SyncWatermark.ranges.python_value(ranges) or []
 
 
 def watermark_of(station: str, incarnation: str) -> int:
@@ -122,9 +127,8 @@ def ingest_batch(station: str, body: dict[str, Any], topic: str, clock: HybridCl
     last = records[-1]["seq"] if records else body["from"] - 1
     with write_transaction():
         ensure_station(station)
-        mark = lock_watermark(station, inc)
-        ranges = list(mark.ranges or [])
-        result = BatchResult(station, inc, int(mark.upto), last)
+        mark, upto, ranges = lock_watermark(station, inc)
+        result = BatchResult(station, inc, upto, last)
         fresh = [r for r in records if not received(r["seq"], result.upto, ranges)]
         result.duplicates = len(records) - len(fresh)
         by_kind: dict[str, list[Item]] = defaultdict(list)
@@ -175,12 +179,12 @@ def ingest_batch(station: str, body: dict[str, Any], topic: str, clock: HybridCl
                                         f"{refused.reason}", None)
         result.rejected = len(rejected)
         upto, rest = merge_range(result.upto, ranges, body["from"], last)
-        SyncWatermark.update(upto=upto, ranges=rest, updated_at=utcnow()).where(
-            SyncWatermark.id == mark.id).execute()
-        now = utcnow()
-        SyncStation.update(last_sync=now, last_seen=now, incarnation=inc,
-                           records_ingested=SyncStation.records_ingested + len(fresh)).where(
-            SyncStation.station_id == station).execute()
+        now = str(utcnow())
+        run_sql('UPDATE "sync_watermarks" SET "upto" = ?, "ranges" = ?, "updated_at" = ? '
+                'WHERE "id" = ?', (upto, SyncWatermark.ranges.db_value(rest), now, mark))
+        run_sql('UPDATE "sync_stations" SET "last_sync" = ?, "last_seen" = ?, "incarnation" = ?, '
+                '"records_ingested" = "records_ingested" + ? WHERE "station_id" = ?',
+                (now, now, inc, len(fresh), station))
         result.upto = upto
     return result
 

@@ -34,8 +34,15 @@ from agent.core.models import (
 )
 from agent.core.module_models import Notification
 from agent.sync.records import newer
-from central.sync.bulk import copies, copy_rows, insert_rows, new_ids, parents_just_inserted
-from central.sync.rows import RecordError, columns_of, finish, record_type, row_of, tuples
+from central.sync.bulk import (
+    copies,
+    copy_rows,
+    ids_by_uid,
+    insert_rows,
+    new_ids,
+    parents_just_inserted,
+)
+from central.sync.rows import RecordError, columns_of, finish, record_type, row_of
 
 T = TypeVar("T")
 CHUNK = 400
@@ -105,21 +112,12 @@ def _checked(station: str, kind: str, items: list[Item]) \
     return records, seqs, rejected
 
 
-def _ids_of(model: Any, uids: Iterable[str]) -> dict[str, int]:
-    wanted = sorted(set(uids) - {""})
-    found: dict[str, int] = {}
-    for part in chunks(wanted):
-        found.update((uid, pk) for uid, pk in tuples(
-            model.select(model.uid, model.id).where(model.uid.in_(list(part)))))
-    return found
-
-
 def process_ids(uids: Iterable[str]) -> dict[str, int]:
-    return _ids_of(Process, uids)
+    return ids_by_uid(Process, uids)
 
 
 def action_ids(uids: Iterable[str]) -> dict[str, int]:
-    return _ids_of(ProcessAction, uids)
+    return ids_by_uid(ProcessAction, uids)
 
 
 def _updatable(model: type[Model], keep: Iterable[str] = ("id", "uid")) -> list[str]:

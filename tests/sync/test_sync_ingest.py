@@ -151,6 +151,54 @@ def test_awkward_text_is_stored_exactly_as_sent(central_db: str,
     assert (stored_step.result, stored_step.error_message) == (step["result"], AWKWARD)
 
 
+def test_empty_text_and_null_stay_apart(central_db: str,
+                                        station_outbox: StationOutbox) -> None:
+    """An empty text is stored as an empty text and a null as NULL, in new executions (which
+    PostgreSQL copies in) as in updated ones."""
+    _seq, _kind, uid, payload = next(r for r in station_outbox.rows if r[1] == "execution")
+    _k, record, _v = decode(payload)
+    step = {**record["steps"][0], "error_message": "", "result": None, "completed_at": None}
+    line = {**record["logs"][0], "message": "", "step": None}
+    first = {**record, "error_message": "", "triggered_by": None, "trigger_type": "",
+             "total_steps": None, "steps": [step], "logs": [line]}
+    later = {**first, "error_message": None, "triggered_by": "",
+             "updated_at": (utcnow() + dt.timedelta(seconds=5)).isoformat(),
+             "steps": [{**step, "error_message": None, "result": ""}]}
+    for seq, version in ((1, first), (2, later)):
+        ingest_batch("st01", {"station": "st01", "inc": "x", "from": seq, "records": [
+            {"seq": seq, "kind": "execution", "uid": uid,
+             "payload": encode("execution", version)}]}, TOPIC, CLOCK)
+        row = ProcessExecution.get(ProcessExecution.uid == uid)
+        assert (row.error_message, row.triggered_by, row.trigger_type, row.total_steps) == (
+            version["error_message"], version["triggered_by"], "", None)
+        stored = ProcessExecutionStep.get(ProcessExecutionStep.execution == row.id)
+        assert (stored.error_message, stored.result, stored.completed_at) == (
+            version["steps"][0]["error_message"], version["steps"][0]["result"], None)
+        stored_line = ProcessExecutionLog.get(ProcessExecutionLog.execution == row.id)
+        assert (stored_line.message, stored_line.step) == ("", None)
+
+
+def test_a_nul_character_is_refused_where_it_is(central_db: str,
+                                                station_outbox: StationOutbox) -> None:
+    _seq, _kind, uid, payload = next(r for r in station_outbox.rows if r[1] == "execution")
+    _k, record, _v = decode(payload)
+    logs = [dict(line) for line in record["logs"]]
+    logs[2]["message"] = "before\x00after"
+    allowed = {**record, "uid": "json-nul", "trigger_event": {"text": "a\x00b"}}
+    refused = {**record, "uid": "log-nul", "logs": logs}
+    result = ingest_batch("st01", {"station": "st01", "inc": "n", "from": 1, "records": [
+        {"seq": seq, "kind": "execution", "uid": version["uid"],
+         "payload": encode("execution", version)}
+        for seq, version in enumerate((allowed, refused), start=1)]}, TOPIC, CLOCK)
+    assert (result.stored, result.rejected) == (1, 1)
+    assert SyncDeadLetter.get().reason == (
+        "seq 2 execution log-nul: execution log-nul.logs[2].message: NUL characters are not "
+        "allowed")
+    # JSON keeps a NUL as \u0000: the execution whose event held one is stored whole.
+    stored = ProcessExecution.get(ProcessExecution.uid == "json-nul")
+    assert stored.trigger_event == {"text": "a\x00b"}
+
+
 def test_times_are_stored_as_the_utc_instant_they_name(central_db: str,
                                                        station_outbox: StationOutbox) -> None:
     """The stations' own form (naive UTC, with or without microseconds) and other RFC 3339
