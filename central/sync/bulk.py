@@ -200,17 +200,6 @@ def copy_rows(model: type[Model], names: Sequence[str],
         database.cursor().copy_expert(sql, io.StringIO(text), size=len(text) + 1)
 
 
-def new_ids(model: type[Model], count: int) -> list[int]:
-    """PostgreSQL: ``count`` fresh ids from the sequence of ``model``'s primary key (for rows
-    copied in with their ids, so their children can name them)."""
-    if count == 0:
-        return []
-    cursor = database.execute_sql(
-        "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-        (model._meta.table_name, model._meta.fields["id"].column_name, count))
-    return [int(pk) for (pk,) in cursor.fetchall()]
-
-
 _may_skip_reference_checks: bool | None = None  # per process: found out once
 
 

@@ -39,8 +39,8 @@ from central.sync.bulk import (
     copy_rows,
     ids_by_uid,
     insert_rows,
-    new_ids,
     parents_just_inserted,
+    run_sql,
 )
 from central.sync.rows import RecordError, columns_of, finish, record_type, row_of
 
@@ -135,10 +135,41 @@ def _owner_conflicts(model: Any, uids: list[str], station: str) -> set[str]:
     return taken
 
 
-def _stored_uids(model: Any, uids: list[str]) -> set[str]:
-    cursor = model._meta.database.execute_sql(
-        f'SELECT "uid" FROM "{model._meta.table_name}" WHERE "uid" = ANY(%s)', (uids,))
-    return {uid for (uid,) in cursor.fetchall()}
+@dataclass
+class _Known:
+    """What the upsert of a batch's executions needs from the database."""
+
+    processes: dict[str, int]  # process uid -> id
+    actions: dict[str, int]  # action uid -> id
+    stored: set[str]  # the uids of executions already stored
+    ids: list[int]  # fresh execution ids (PostgreSQL), one per record
+
+
+def _look_up(records: list[Any]) -> _Known:
+    """One query on PostgreSQL (each round trip to the server costs both sides as much as a
+    dozen rows), plain queries elsewhere (nothing is stored beforehand, no ids are taken)."""
+    process_uids = sorted({r.process_uid for r in records} - {""})
+    action_uids = sorted({s.action_uid for r in records for s in r.steps} - {""})
+    if not copies():
+        return _Known(process_ids(process_uids), action_ids(action_uids), set(), [])
+    known = _Known({}, {}, set(), [])
+    rows = run_sql(
+        'SELECT 0, "uid", "id" FROM "processes" WHERE "uid" = ANY(?) '
+        'UNION ALL SELECT 1, "uid", "id" FROM "process_actions" WHERE "uid" = ANY(?) '
+        'UNION ALL SELECT 2, "uid", 0 FROM "process_executions" WHERE "uid" = ANY(?) '
+        "UNION ALL SELECT 3, '', nextval(pg_get_serial_sequence('process_executions', 'id')) "
+        "FROM generate_series(1, ?)",
+        (process_uids, action_uids, [r.uid for r in records], len(records))).fetchall()
+    for what, uid, pk in rows:
+        if what == 0:
+            known.processes[uid] = pk
+        elif what == 1:
+            known.actions[uid] = pk
+        elif what == 2:
+            known.stored.add(uid)
+        else:
+            known.ids.append(pk)
+    return known
 
 
 def upsert_executions(station: str, items: list[Item]) -> tuple[int, list[Rejected]]:
@@ -152,24 +183,23 @@ def upsert_executions(station: str, items: list[Item]) -> tuple[int, list[Reject
     records, seqs, rejected = _checked(station, "execution", items)
     if not records:
         return 0, rejected
-    known = process_ids(r.process_uid for r in records)
+    known = _look_up(records)
     written: dict[str, int] = {}  # uid -> id
     fresh: dict[str, int] = {}  # inserted now: nothing of theirs is stored yet
     existing = records
     if copies():
-        stored = _stored_uids(ProcessExecution, [r.uid for r in records])
-        new = [r for r in records if r.uid not in stored]
-        existing = [r for r in records if r.uid in stored]
-        ids = new_ids(ProcessExecution, len(new))
+        new = [r for r in records if r.uid not in known.stored]
+        existing = [r for r in records if r.uid in known.stored]
+        fresh = {r.uid: pk for pk, r in zip(known.ids, new, strict=False)}
         width = len(EXECUTION_COLUMNS)
         copy_rows(ProcessExecution, ("id", "process_id", *EXECUTION_COLUMNS),
-                  ((pk, known.get(r.process_uid, 0), *astuple(r)[:width])
-                   for pk, r in zip(ids, new, strict=True)))
-        fresh = {r.uid: pk for pk, r in zip(ids, new, strict=True)}
+                  ((fresh[r.uid], known.processes.get(r.process_uid, 0), *astuple(r)[:width])
+                   for r in new))
         written.update(fresh)
     update = _updatable(ProcessExecution)
     for part in chunks(existing):
-        rows = [{**row_of(r), "process_id": known.get(r.process_uid, 0)} for r in part]
+        rows = [{**row_of(r), "process_id": known.processes.get(r.process_uid, 0)}
+                for r in part]
         for pk, uid in insert_rows(
                 ProcessExecution, rows, conflict="uid", update=update,
                 where='table."station_id" = EXCLUDED."station_id" AND '
@@ -181,12 +211,12 @@ def upsert_executions(station: str, items: list[Item]) -> tuple[int, list[Reject
     for uid in _owner_conflicts(ProcessExecution, skipped, station) if skipped else ():
         rejected.append(Rejected(seqs[uid], "execution", uid,
                                  f"execution {uid}: belongs to another station"))
-    _write_children(written, fresh, {r.uid: r for r in records})
+    _write_children(written, fresh, {r.uid: r for r in records}, known.actions)
     return len(written), rejected
 
 
 def _write_children(written: dict[str, int], fresh: dict[str, int],
-                    records: dict[str, Any]) -> None:
+                    records: dict[str, Any], actions: dict[str, int]) -> None:
     """Steps and log lines of the executions written: those of ``fresh`` executions are
     copied in, the others upserted. A record repeating a step's uid or a line's seq: the
     last given counts."""
@@ -201,7 +231,6 @@ def _write_children(written: dict[str, int], fresh: dict[str, int],
             into_steps[step.uid] = (execution_id, step)
         for line in record.logs:
             into_logs[(execution_id, line.seq)] = (execution_id, line)
-    actions = action_ids(s.action_uid for _, s in (*new_steps.values(), *steps.values()))
     with parents_just_inserted():
         copy_rows(ProcessExecutionStep, ("execution", "action_id", *STEP_COLUMNS),
                   ((eid, actions.get(s.action_uid, 0), *astuple(s))
