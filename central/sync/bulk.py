@@ -1,17 +1,17 @@
-"""Multi-row INSERT ... ON CONFLICT for the ingest, on SQLite and PostgreSQL alike.
+"""The ingest's SQL, on SQLite and PostgreSQL alike, written here rather than built through
+peewee's query objects (building a 400-row insert that way cost about ten times more than
+running it; the ingest's statements always have the same shape).
 
-Building a 400-row insert through peewee's query objects costs about ten times more than
-executing it; the ingest's statements are always the same shape, so they are written here
-once: column values go through the JSON fields' ``db_value`` (as peewee does), identifiers are
-quoted, values are parameters. (A COPY into a staging table, tried on PostgreSQL, was no
-faster for batches of this size.)
-
-On PostgreSQL, rows that cannot conflict (the steps and log lines of executions the same
-transaction has just inserted) go in with ``COPY ... FROM STDIN`` instead (``copy_rows``):
-the server parses no statement and plans nothing, and the worker builds a tab-separated text
-instead of binding a parameter per value (about 40% less time per log line). Those rows' parent
-rows are the ones the same transaction has just inserted, so their foreign-key checks cannot
-fail; ``parents_just_inserted`` skips them (about a third of PostgreSQL's time per record).
+- ``insert_rows``: multi-row INSERT ... ON CONFLICT; column values go through the JSON
+  fields' ``db_value`` (as peewee does), identifiers are quoted, values are parameters.
+- ``run_sql``: one statement written with ``?`` placeholders.
+- ``copy_rows`` (PostgreSQL): rows that cannot conflict (executions central has not stored
+  yet, with ids taken from their sequence, and their steps and log lines) go in with
+  ``COPY ... FROM STDIN``: the server parses no statement and plans nothing, and the worker
+  joins each row's text in one go instead of binding a parameter per value. The steps' and
+  log lines' parent rows are the ones the same transaction has just inserted, so their
+  foreign-key checks cannot fail; ``parents_just_inserted`` skips them (about a third of
+  PostgreSQL's time per record).
 """
 
 from __future__ import annotations

@@ -5,8 +5,10 @@
    workers, while different stations proceed in parallel.
 2. Drop records whose seq is already ingested (``upto`` or a received range): a re-sent or
    re-delivered batch changes nothing.
-3. Decode each record; merge station edits of fleet-owned records first (so executions find
-   their process), then upsert executions, alerts, notifications, command results by uid.
+3. Decode each record (executions, alerts and notifications straight into their types, every
+   value checked on the way: central/sync/rows.py); merge station edits of fleet-owned
+   records first (so executions find their process), then upsert executions, alerts,
+   notifications, command results by uid.
    A record that cannot be stored goes to ``sync_dead_letters`` with the reason; it still
    counts as received, so it never blocks the station's later records.
 4. Add the batch's range ``[from, last]`` to the watermark, then commit. Only after the commit

@@ -180,7 +180,7 @@ def test_empty_text_and_null_stay_apart(central_db: str,
 
 def test_a_nul_character_is_refused_where_it_is(central_db: str,
                                                 station_outbox: StationOutbox) -> None:
-    _seq, _kind, uid, payload = next(r for r in station_outbox.rows if r[1] == "execution")
+    _seq, _kind, _uid, payload = next(r for r in station_outbox.rows if r[1] == "execution")
     _k, record, _v = decode(payload)
     logs = [dict(line) for line in record["logs"]]
     logs[2]["message"] = "before\x00after"

@@ -1,20 +1,22 @@
-"""PostgreSQL: new steps and log lines are copied in without their foreign-key checks (their
-parents were inserted by the same transaction), and nothing else about the constraints
-changes: orphans are still refused, deletes still cascade, and a database role that may not
-skip the checks ingests the same records with the checks on."""
+"""PostgreSQL: new executions, their steps and log lines are copied in, the steps and lines
+without their foreign-key checks (their parents were inserted by the same transaction), and
+nothing else about the constraints changes: orphans are still refused, deletes still cascade,
+a database role that may not skip the checks ingests the same records with the checks on,
+and a copy that meets a row stored meanwhile falls back to the upsert."""
 
 from __future__ import annotations
 
 import datetime as dt
 import secrets
 from collections.abc import Iterator
+from typing import Any
 
 import psycopg2
 import pytest
 from peewee import IntegrityError
 
 from agent.core.models import ProcessExecution, ProcessExecutionLog, ProcessExecutionStep, database
-from central.sync import bulk
+from central.sync import bulk, upserts
 from central.sync.ingest import ingest_batch
 from tests.sync.conftest import StationOutbox
 from tests.sync.sync_support import PG_URL
@@ -136,3 +138,30 @@ def test_a_role_that_may_not_skip_the_checks_ingests_with_them(
     finally:
         db.close()
         bulk._may_skip_reference_checks = None
+
+
+def test_a_copy_that_meets_a_row_stored_meanwhile_falls_back_to_the_upsert(
+        pg_central: str, station_outbox: StationOutbox,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """New executions are copied in after one query found them not stored; should another
+    worker store one in between (a forged or repeated uid), the copy fails, and the batch is
+    stored record by record through the upsert: nothing doubled, nothing lost."""
+    first = ingest_batch("st01", station_outbox.batch(), TOPIC, CLOCK)
+    assert first.rejected == 0
+    look_up, calls = upserts._look_up, []
+
+    def stored_meanwhile(records: list[Any]) -> Any:
+        known = look_up(records)
+        if not calls:  # the batch's first look: as if just before the other's commit
+            known.stored.clear()
+        calls.append(len(records))
+        return known
+
+    monkeypatch.setattr(upserts, "_look_up", stored_meanwhile)
+    again = ingest_batch("st01", station_outbox.batch(inc="inc-2"), TOPIC, CLOCK)
+    # Every execution written again (its alerts were already there: not newer, not counted).
+    assert (again.stored, again.rejected) == (len(station_outbox.executions), 0)
+    assert calls[0] > 1 and set(calls[1:]) == {1}  # the batch, then record by record
+    assert stored_executions() == station_outbox.executions
+    assert ProcessExecutionLog.select().count() == sum(
+        logs for _status, _steps, logs in station_outbox.executions.values())
