@@ -55,6 +55,9 @@ class _Envelope(msgspec.Struct):
 
 
 _ENVELOPE = msgspec.msgpack.Decoder(_Envelope)
+# What msgspec raises for bytes that are not a message: malformed msgpack, text that is not
+# UTF-8 (UnicodeDecodeError, a ValueError), nesting too deep to follow (RecursionError).
+_MALFORMED = (msgspec.DecodeError, ValueError, RecursionError)
 
 
 @cache
@@ -75,13 +78,13 @@ def decode_as(payload: bytes, body_types: Mapping[str, Any],
         envelope = _ENVELOPE.decode(payload)
     except msgspec.ValidationError as exc:
         raise DecodeError("not a map") from exc
-    except msgspec.DecodeError as exc:
+    except _MALFORMED as exc:
         raise DecodeError(f"not msgpack: {exc}") from exc
     version, kind = _check_envelope(envelope.v, envelope.t, len(envelope.b) > 0, supported)
     try:
         body = _decoder(body_types.get(kind, dict[str, Any])).decode(envelope.b)
     except msgspec.ValidationError:
         raise
-    except msgspec.DecodeError as exc:
+    except _MALFORMED as exc:
         raise DecodeError(f"not msgpack: {exc}") from exc
     return kind, body, version

@@ -106,6 +106,12 @@ def test_bad_records_are_dead_lettered_and_the_rest_is_stored(
                                                             "error_message": "a\x00b"})),
         (top + 5, "execution", "huge", encode("execution", {**record, "uid": "huge",
                                                              "steps_completed": 2**40})),
+        (top + 6, "execution", "utf8", encode("execution", {**record, "uid": "utf8",
+                                                             "status": "completed"})
+         .replace(b"\xa9completed", b"\xa9complete\xed")),  # a text that is not UTF-8
+        (top + 7, "execution", "deep", encode("execution", {**record, "uid": "deep",
+                                                             "trigger_event": "BOMB"})
+         .replace(b"\xa4BOMB", b"\x91" * 100_000 + b"\x90")),  # nesting too deep to follow
     ]
     result = ingest_batch("st01", station_outbox.batch(rows + bad), TOPIC, CLOCK)
     assert result.rejected == len(bad)
@@ -115,7 +121,9 @@ def test_bad_records_are_dead_lettered_and_the_rest_is_stored(
     for expected in ("not msgpack", "execution boom.status: Invalid enum value 'exploded'",
                      "payload of kind 'execution'",
                      "execution nul.error_message: NUL characters are not allowed",
-                     "execution huge.steps_completed: Expected `int` <= 2147483647"):
+                     "execution huge.steps_completed: Expected `int` <= 2147483647",
+                     "seq 30 execution utf8: not msgpack: 'utf-8' codec can't decode",
+                     "seq 31 execution deep: not msgpack: maximum recursion depth"):
         assert any(expected in r for r in reasons), (expected, reasons)
 
 
