@@ -144,7 +144,11 @@ def finish(record: msgspec.Struct, where: str) -> None:
     for a datetime and what PostgreSQL reads."""
     # A NUL in any text of the record shows in its JSON as \u0000 (a regular expression per
     # text, in msgspec, cost a tenth of the ingest); the search finds where.
-    if b"\\u0000" in _JSON.encode(record):
+    try:
+        as_json = _JSON.encode(record)
+    except (TypeError, ValueError) as exc:  # e.g. a map keyed by lists, in a JSON column
+        raise RecordError(f"{where}: not storable as JSON: {exc}") from None
+    if b"\\u0000" in as_json:
         _no_nul(record, where)
         for name in _CHILDREN[type(record)]:
             for index, child in enumerate(getattr(record, name)):

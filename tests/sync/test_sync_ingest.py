@@ -112,6 +112,9 @@ def test_bad_records_are_dead_lettered_and_the_rest_is_stored(
         (top + 7, "execution", "deep", encode("execution", {**record, "uid": "deep",
                                                              "trigger_event": "BOMB"})
          .replace(b"\xa4BOMB", b"\x91" * 100_000 + b"\x90")),  # nesting too deep to follow
+        (top + 8, "execution", "keys", encode("execution", {**record, "uid": "keys",
+                                                             "trigger_event": "KEYS"})
+         .replace(b"\xa4KEYS", b"\x81\x91\x01\x01")),  # {[1]: 1}: a map keyed by a list
     ]
     result = ingest_batch("st01", station_outbox.batch(rows + bad), TOPIC, CLOCK)
     assert result.rejected == len(bad)
@@ -123,7 +126,8 @@ def test_bad_records_are_dead_lettered_and_the_rest_is_stored(
                      "execution nul.error_message: NUL characters are not allowed",
                      "execution huge.steps_completed: Expected `int` <= 2147483647",
                      "seq 30 execution utf8: not msgpack: 'utf-8' codec can't decode",
-                     "seq 31 execution deep: not msgpack: maximum recursion depth"):
+                     "seq 31 execution deep: not msgpack: maximum recursion depth",
+                     "seq 32 execution keys: execution keys: not storable as JSON"):
         assert any(expected in r for r in reasons), (expected, reasons)
 
 
