@@ -21,6 +21,7 @@ import datetime as dt
 import json
 from typing import Any
 
+import msgspec
 from peewee import (
     AutoField,
     BlobField,
@@ -69,8 +70,20 @@ def unix_time(value: dt.datetime) -> float:
     return value.replace(tzinfo=dt.UTC).timestamp()
 
 
-# Compact, sorted keys, anything else as its str(): one encoder, not one per value.
-_JSON_TEXT = json.JSONEncoder(separators=(",", ":"), sort_keys=True, default=str)
+# Compact, sorted keys, UTF-8, anything else as its str(). msgspec writes it in C, ten times
+# faster than the standard library (central's ingest writes three JSON values a record); the
+# standard library takes the maps msgspec will not sort (keys that are not text).
+_JSON_TEXT = msgspec.json.Encoder(order="sorted", enc_hook=str)
+_JSON_TEXT_ANY_KEYS = json.JSONEncoder(separators=(",", ":"), sort_keys=True, default=str,
+                                       ensure_ascii=False)
+
+
+def json_text(value: Any) -> str:
+    """``value`` as the JSON text the database stores."""
+    try:
+        return _JSON_TEXT.encode(value).decode()
+    except TypeError:
+        return _JSON_TEXT_ANY_KEYS.encode(value)
 
 
 class JSONField(TextField):
@@ -79,7 +92,7 @@ class JSONField(TextField):
     def db_value(self, value: Any) -> str | None:
         if value is None:
             return None
-        return _JSON_TEXT.encode(value)
+        return json_text(value)
 
     def python_value(self, value: Any) -> Any:
         if value is None or value == "":

@@ -9,7 +9,6 @@ other. Every local edit writes an outbox row in the caller's transaction.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from typing import Any, TypeVar
 
@@ -17,7 +16,7 @@ from peewee import OP, DateTimeField, Expression, Field, Value, fn
 
 from agent.core.codec import encode
 from agent.core.ids import HybridClock, parse_hlc
-from agent.core.models import Outbox, utcnow
+from agent.core.models import Outbox, json_text, utcnow
 from agent.core.module_models import FLEET_MODELS, FleetRecord
 
 _LOG = logging.getLogger(__name__)
@@ -136,7 +135,7 @@ def list_contains(field: Field, item: str) -> Expression:
     """A pre-filter for rows whose JSON list column may hold ``item`` (a node id or uid): a
     text match on the item as JSON encodes it (LIKE wildcards in it can only add false
     positives), so callers check the decoded list too. Works on SQLite and PostgreSQL."""
-    return Expression(field, OP.ILIKE, Value(f"%{json.dumps(item)}%", converter=False))
+    return Expression(field, OP.ILIKE, Value(f"%{json_text(item)}%", converter=False))
 
 
 def find(model: type[R], ref: str | int, *, what: str) -> R:
