@@ -16,12 +16,12 @@ running it; the ingest's statements always have the same shape).
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import cache
+from itertools import chain
 from typing import Any
 
 from peewee import (
@@ -138,21 +138,26 @@ def _escape(text: str) -> str:
     return text
 
 
+# COPY's marker of NULL: what str(None) writes, so that whole rows can be joined by
+# str.join(map(str, row)) in C. A text that is exactly "None" is written "\\None" (a
+# backslash before a character with no escape meaning stands for the character itself, and
+# the marker is matched before backslashes are read).
+_NULL = "None"
+
+
 def _copy_text(value: Any) -> str:
-    """A value in COPY's text format (NULL is ``\\N``; backslash escapes; a NUL, which
-    PostgreSQL's text cannot hold, is refused)."""
+    """A value in COPY's text format, value by value: NULL, backslash escapes; a NUL, which
+    PostgreSQL's text cannot hold, is refused."""
     if value is None:
-        return "\\N"
+        return _NULL
     if value is True or value is False:
         return "t" if value else "f"
     if value.__class__ is int:
         return str(value)
-    if isinstance(value, dt.datetime):
-        return value.isoformat(sep=" ")
     text = _escape(str(value))
     if "\x00" in text:
         raise ValueError("copy_rows: a text holds a NUL character")
-    return text
+    return "\\None" if text == _NULL else text
 
 
 @cache
@@ -163,41 +168,38 @@ def _copy_plan(model: type[Model], names: tuple[str, ...]) -> tuple[str, tuple[i
         if isinstance(field, BlobField):
             raise TypeError(f"copy_rows: column {field.name} holds bytes: not supported")
     columns = ", ".join(_quote(f.column_name) for f in fields)
-    sql = f"COPY {_quote(model._meta.table_name)} ({columns}) FROM STDIN"
+    sql = f"COPY {_quote(model._meta.table_name)} ({columns}) FROM STDIN WITH (NULL '{_NULL}')"
     return sql, tuple(i for i, f in enumerate(fields) if isinstance(f, JSONField))
-
-
-_NULL_MARK = "\x00"  # stands for NULL while a line is built: no value can hold a NUL
-_JSON = JSONField()
-
-
-def _copy_line(row: Sequence[Any], json_columns: tuple[int, ...]) -> str:
-    """One row in COPY's text format. Usually no value needs escaping: the row is joined in
-    one go (in C) and checked whole; a row with something to escape is rendered value by
-    value."""
-    values = [_NULL_MARK if value is None else value for value in row]
-    for position in json_columns:
-        if row[position] is not None:
-            values[position] = _JSON.db_value(row[position])
-    line = "\t".join(map(str, values))
-    if "\\" in line or "\n" in line or "\r" in line or line.count("\t") != len(values) - 1 \
-            or line.count(_NULL_MARK) != values.count(_NULL_MARK):
-        return "\t".join([_copy_text(None if value is _NULL_MARK else value)
-                          for value in values])
-    return line.replace(_NULL_MARK, "\\N")
 
 
 def copy_rows(model: type[Model], names: Sequence[str],
               rows: Iterable[Sequence[Any]]) -> None:
     """PostgreSQL: ``COPY`` ``rows`` (the values of the fields ``names``, in that order: text,
-    numbers, times as datetimes or text, JSON columns as values) into ``model``'s table. Only
-    for rows that cannot conflict: a duplicate fails the statement."""
+    numbers, times as naive UTC text or datetimes, JSON columns as values) into ``model``'s
+    table. Only for rows that cannot conflict: a duplicate fails the statement.
+
+    Usually no value needs escaping: each row is joined in one go (in C) and the whole text
+    checked at once; if something needs escaping, the rows are rendered value by value."""
     sql, json_columns = _copy_plan(model, tuple(names))
-    lines = [_copy_line(row, json_columns) for row in rows]
-    if lines:
-        lines.append("")
-        text = "\n".join(lines)
-        database.cursor().copy_expert(sql, io.StringIO(text), size=len(text) + 1)
+    rows = [_with_json(row, json_columns) for row in rows] if json_columns else list(rows)
+    if not rows:
+        return
+    text = "\n".join(["\t".join(map(str, row)) for row in rows]) + "\n"
+    if "\\" in text or "\r" in text or "\x00" in text or text.count("\n") != len(rows) \
+            or text.count("\t") != len(rows) * (len(names) - 1) \
+            or _NULL in chain.from_iterable(rows):
+        text = "\n".join(["\t".join(map(_copy_text, row)) for row in rows]) + "\n"
+    database.cursor().copy_expert(sql, io.StringIO(text), size=len(text))
+
+
+def _with_json(row: Sequence[Any], positions: tuple[int, ...]) -> list[Any]:
+    values = list(row)
+    for position in positions:
+        values[position] = _JSON.db_value(values[position])
+    return values
+
+
+_JSON = JSONField()
 
 
 _may_skip_reference_checks: bool | None = None  # per process: found out once

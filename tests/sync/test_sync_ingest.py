@@ -165,14 +165,15 @@ def test_awkward_text_is_stored_exactly_as_sent(central_db: str,
 
 def test_empty_text_and_null_stay_apart(central_db: str,
                                         station_outbox: StationOutbox) -> None:
-    """An empty text is stored as an empty text and a null as NULL, in new executions (which
-    PostgreSQL copies in) as in updated ones."""
+    """An empty text is stored as an empty text and a null as NULL, and texts that look like
+    a NULL are texts, in new executions (which PostgreSQL copies in) as in updated ones."""
     _seq, _kind, uid, payload = next(r for r in station_outbox.rows if r[1] == "execution")
     _k, record, _v = decode(payload)
     step = {**record["steps"][0], "error_message": "", "result": None, "completed_at": None}
     line = {**record["logs"][0], "message": "", "step": None}
+    said_none = {**record["logs"][0], "seq": 2, "message": "None", "level": "\\N"}
     first = {**record, "error_message": "", "triggered_by": None, "trigger_type": "",
-             "total_steps": None, "steps": [step], "logs": [line]}
+             "total_steps": None, "steps": [step], "logs": [line, said_none]}
     later = {**first, "error_message": None, "triggered_by": "",
              "updated_at": (utcnow() + dt.timedelta(seconds=5)).isoformat(),
              "steps": [{**step, "error_message": None, "result": ""}]}
@@ -186,8 +187,9 @@ def test_empty_text_and_null_stay_apart(central_db: str,
         stored = ProcessExecutionStep.get(ProcessExecutionStep.execution == row.id)
         assert (stored.error_message, stored.result, stored.completed_at) == (
             version["steps"][0]["error_message"], version["steps"][0]["result"], None)
-        stored_line = ProcessExecutionLog.get(ProcessExecutionLog.execution == row.id)
-        assert (stored_line.message, stored_line.step) == ("", None)
+        stored_lines = [(g.message, g.step, g.level) for g in ProcessExecutionLog.select().where(
+            ProcessExecutionLog.execution == row.id).order_by(ProcessExecutionLog.seq)]
+        assert stored_lines == [("", None, "info"), ("None", None, "\\N")]
 
 
 def test_a_nul_character_is_refused_where_it_is(central_db: str,
