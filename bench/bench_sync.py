@@ -1,7 +1,7 @@
 """Sync benchmark: central's ingest rate from 100 stations, and a backlog's convergence.
 
 1. Ingest: 100 simulated stations publish their outbox batches (real execution records, as
-   the engine writes them: 2 steps, 4 log lines each; batches of at most 192 KiB, as the agent
+   the engine writes them: 2 steps, 6 log lines each; batches of at most 192 KiB, as the agent
    makes them) to a real Mosquitto; central's sync workers (``python -m central.sync``, the
    production code, N processes on shared subscriptions) ingest them into SQLite or
    PostgreSQL. Measured: records committed per second, from the first publish to the last
