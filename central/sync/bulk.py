@@ -30,7 +30,7 @@ from peewee import (
     PostgresqlDatabase,
 )
 
-from agent.core.models import JSONField, database
+from agent.core.models import JSONField, database, json_text
 
 _LOG = logging.getLogger(__name__)
 
@@ -195,11 +195,9 @@ def copy_rows(model: type[Model], names: Sequence[str],
 def _with_json(row: Sequence[Any], positions: tuple[int, ...]) -> list[Any]:
     values = list(row)
     for position in positions:
-        values[position] = _JSON.db_value(values[position])
+        if values[position] is not None:
+            values[position] = json_text(values[position])
     return values
-
-
-_JSON = JSONField()
 
 
 _may_skip_reference_checks: bool | None = None  # per process: found out once

@@ -112,14 +112,6 @@ def _checked(station: str, kind: str, items: list[Item]) \
     return records, seqs, rejected
 
 
-def process_ids(uids: Iterable[str]) -> dict[str, int]:
-    return ids_by_uid(Process, uids)
-
-
-def action_ids(uids: Iterable[str]) -> dict[str, int]:
-    return ids_by_uid(ProcessAction, uids)
-
-
 def _updatable(model: type[Model], keep: Iterable[str] = ("id", "uid")) -> list[str]:
     skip = set(keep)
     return [f.name for f in model._meta.sorted_fields if f.name not in skip]
@@ -151,7 +143,8 @@ def _look_up(records: list[Any]) -> _Known:
     process_uids = sorted({r.process_uid for r in records} - {""})
     action_uids = sorted({s.action_uid for r in records for s in r.steps} - {""})
     if not copies():
-        return _Known(process_ids(process_uids), action_ids(action_uids), set(), [])
+        return _Known(ids_by_uid(Process, process_uids), ids_by_uid(ProcessAction, action_uids),
+                      set(), [])
     known = _Known({}, {}, set(), [])
     rows = run_sql(
         'SELECT 0, "uid", "id" FROM "processes" WHERE "uid" = ANY(?) '
